@@ -1,0 +1,2 @@
+# Empty compiler generated dependencies file for cropnet_lua.
+# This may be replaced when dependencies are built.

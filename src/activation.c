@@ -1,0 +1,116 @@
+/*
+ * activation.c — the element-wise activations: sigmoid, tanh, ReLU, leaky ReLU, ELU and the
+ * perceptron's step.
+ *
+ * Backward uses whichever of input or output gives the derivative most cheaply: the output for
+ * sigmoid and tanh (σ' = y(1−y), tanh' = 1−y²), the input for the piecewise kinds. The step's true
+ * derivative is zero almost everywhere; perceptron training uses CN_LOSS_PERCEPTRON on the scores
+ * instead of differentiating through it.
+ */
+#include "layer_impl.h"
+
+#include <math.h>
+
+static cn_status act_forward(cn_layer *l, const cn_tensor *in)
+{
+    cn_status st = cn_tensor_resize_as(l->output, in);
+    if (st)
+        return st;
+    const float *x = cn_tensor_cdata(in);
+    float *y = cn_tensor_data(l->output);
+    int64_t n = cn_tensor_numel(in);
+    float a = l->param;
+    switch (l->kind) {
+    case CN_LAYER_SIGMOID:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case CN_LAYER_TANH:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = tanhf(x[i]);
+        break;
+    case CN_LAYER_RELU:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0 ? x[i] : 0.0f;
+        break;
+    case CN_LAYER_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0 ? x[i] : a * x[i];
+        break;
+    case CN_LAYER_ELU:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0 ? x[i] : a * expm1f(x[i]);
+        break;
+    case CN_LAYER_STEP:
+        for (int64_t i = 0; i < n; i++)
+            y[i] = x[i] > 0 ? 1.0f : 0.0f;
+        break;
+    default:
+        return cn_set_error(CN_EINVAL, "activation: not an activation kind");
+    }
+    return CN_OK;
+}
+
+static cn_status act_backward(cn_layer *l, const cn_tensor *in, const cn_tensor *grad_out,
+                              bool want_grad_in)
+{
+    if (!want_grad_in)
+        return CN_OK; /* no parameters: nothing else to do */
+    if (!cn_tensor_same_shape(in, l->output))
+        return cn_set_error(CN_ESHAPE, "%s backward: input differs from the forward input",
+                            cn_layer_kind_name(l->kind));
+    cn_status st = cn_tensor_resize_as(l->grad_input, in);
+    if (st)
+        return st;
+    const float *x = cn_tensor_cdata(in), *y = cn_tensor_cdata(l->output);
+    const float *gy = cn_tensor_cdata(grad_out);
+    float *gx = cn_tensor_data(l->grad_input);
+    int64_t n = cn_tensor_numel(in);
+    float a = l->param;
+    switch (l->kind) {
+    case CN_LAYER_SIGMOID:
+        for (int64_t i = 0; i < n; i++)
+            gx[i] = gy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case CN_LAYER_TANH:
+        for (int64_t i = 0; i < n; i++)
+            gx[i] = gy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case CN_LAYER_RELU:
+        for (int64_t i = 0; i < n; i++)
+            gx[i] = x[i] > 0 ? gy[i] : 0.0f;
+        break;
+    case CN_LAYER_LEAKY_RELU:
+        for (int64_t i = 0; i < n; i++)
+            gx[i] = x[i] > 0 ? gy[i] : a * gy[i];
+        break;
+    case CN_LAYER_ELU:
+        for (int64_t i = 0; i < n; i++)
+            gx[i] = x[i] > 0 ? gy[i] : gy[i] * (y[i] + a);
+        break;
+    case CN_LAYER_STEP:
+        for (int64_t i = 0; i < n; i++)
+            gx[i] = 0.0f;
+        break;
+    default:
+        return cn_set_error(CN_EINVAL, "activation: not an activation kind");
+    }
+    return CN_OK;
+}
+
+static cn_tensor *act_output(cn_layer *l) { return l->output; }
+
+const cn_layer_ops cn_activation_ops = {act_forward, act_backward, act_output, NULL, NULL};
+
+cn_status cn_activation_new(cn_layer_kind kind, float param, cn_layer **layer)
+{
+    if (!layer || kind < CN_LAYER_SIGMOID || kind > CN_LAYER_STEP)
+        return cn_set_error(CN_EINVAL, "activation: unknown kind %d", (int)kind);
+    if (!isfinite(param) || ((kind == CN_LAYER_ELU) && param < 0))
+        return cn_set_error(CN_EINVAL, "%s: parameter %g out of range", cn_layer_kind_name(kind),
+                            (double)param);
+    cn_status st = cn_layer_alloc(kind, &cn_activation_ops, layer);
+    if (!st)
+        (*layer)->param = kind == CN_LAYER_LEAKY_RELU || kind == CN_LAYER_ELU ? param : 0.0f;
+    return st;
+}
