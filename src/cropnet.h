@@ -65,6 +65,10 @@ cn_status cn_set_error(cn_status status, const char *fmt, ...)
 void cn_set_threads(int threads);
 int cn_get_threads(void);
 
+/* The BLAS in use, e.g. "Cooperlake" (OpenBLAS's kernel family), or a note that the reference
+ * kernel is used because OpenBLAS could not be loaded. */
+const char *cn_blas_info(void);
+
 /* ---------------------------------------------------------------- random numbers */
 
 /* xoshiro256** generator: small, public so callers can keep one on the stack. */

@@ -1,26 +1,92 @@
 /*
- * gemm.c — the one matrix-multiply entry point of the core, and its reference twin.
+ * gemm.c — the one matrix-multiply entry point of the core, its reference twin, and the loading
+ * of OpenBLAS.
  *
  * Every dense and convolutional kernel goes through cn_gemm, so the BLAS call, its threading and
- * any future blocking live in one place. cn_gemm_ref is the plain triple loop (double accumulator)
- * that tests compare against; it is never used on a hot path.
+ * the choice of kernel live in one place. cn_gemm_ref is the plain triple loop (double
+ * accumulator) that tests compare against; it is never used on a hot path.
+ *
+ * Why OpenBLAS is loaded here with dlopen instead of linked: OpenBLAS picks its kernels once, in
+ * a constructor that runs when the library is loaded, from the CPU model number. Debian 12's
+ * OpenBLAS 0.3.21 does not know recent Intel models (e.g. family 6 model 207) and falls back to
+ * its SSE3 "Prescott" kernels, four to five times slower than the AVX-512 ones the CPU can run.
+ * It honours OPENBLAS_CORETYPE, but only if the variable is set before it loads — for a library
+ * linked into lua5.4's module or GDAL's plugin, that is before our code runs. So the core loads
+ * OpenBLAS itself on first use, after naming the core type from the CPU's feature flags (unless
+ * the user set OPENBLAS_CORETYPE, which is always respected).
  */
 #include "cropnet.h"
 
 #include <assert.h>
 #include <cblas.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
-/* OpenBLAS's own setter; declared in its cblas.h, repeated here for other CBLAS headers. */
-void openblas_set_num_threads(int num_threads);
+#ifndef CROPNET_OPENBLAS_SONAME
+#define CROPNET_OPENBLAS_SONAME "libopenblas.so.0"
+#endif
 
-static int blas_threads = 1;
+typedef void (*sgemm_fn)(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
+                         blasint, blasint, float, const float *, blasint, const float *, blasint,
+                         float, float *, blasint);
+typedef void (*set_threads_fn)(int);
+typedef char *(*corename_fn)(void);
+
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static sgemm_fn blas_sgemm;            /* NULL when OpenBLAS could not be loaded */
+static set_threads_fn blas_set_threads;
+static corename_fn blas_corename;
+static _Atomic int blas_threads = 1;
+
+/* The OpenBLAS kernel family for this CPU's vector extensions, or NULL to let OpenBLAS decide. */
+static const char *core_for_cpu(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
+        return __builtin_cpu_supports("avx512bf16") ? "COOPERLAKE" : "SKYLAKEX";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return "HASWELL";
+#endif
+    return NULL;
+}
+
+static void load_blas(void)
+{
+    const char *core = core_for_cpu();
+    if (core && !getenv("OPENBLAS_CORETYPE"))
+        setenv("OPENBLAS_CORETYPE", core, 0);
+    void *lib = dlopen(CROPNET_OPENBLAS_SONAME, RTLD_NOW | RTLD_GLOBAL);
+    if (!lib)
+        lib = dlopen("libopenblas.so", RTLD_NOW | RTLD_GLOBAL);
+    if (!lib)
+        return;
+    *(void **)&blas_sgemm = dlsym(lib, "cblas_sgemm");
+    *(void **)&blas_set_threads = dlsym(lib, "openblas_set_num_threads");
+    *(void **)&blas_corename = dlsym(lib, "openblas_get_corename");
+    if (blas_set_threads)
+        blas_set_threads(blas_threads);
+}
+
+const char *cn_blas_info(void)
+{
+    pthread_once(&blas_once, load_blas);
+    if (!blas_sgemm)
+        return "reference kernel (OpenBLAS not found)";
+    return blas_corename ? blas_corename() : "OpenBLAS";
+}
 
 void cn_set_threads(int threads)
 {
     if (threads < 1)
         threads = 1;
+    pthread_once(&blas_once, load_blas);
     blas_threads = threads;
-    openblas_set_num_threads(threads);
+    if (blas_set_threads)
+        blas_set_threads(threads);
 }
 
 int cn_get_threads(void) { return blas_threads; }
@@ -32,9 +98,14 @@ void cn_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float 
     assert(m >= 0 && n >= 0 && k >= 0);
     if (m == 0 || n == 0)
         return;
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
-                (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
+    pthread_once(&blas_once, load_blas);
+    if (!blas_sgemm) {
+        cn_gemm_ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    blas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+               trans_b ? CblasTrans : CblasNoTrans, (blasint)m, (blasint)n, (blasint)k, alpha, a,
+               (blasint)lda, b, (blasint)ldb, beta, c, (blasint)ldc);
 }
 
 void cn_gemm_ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,

@@ -6,6 +6,7 @@
 #include "cropnet.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static void fill(float *p, int64_t n, cn_rng *rng)
 {
@@ -88,8 +89,15 @@ static void test_two_threads_match_reference(void)
     cn_set_threads(1);
 }
 
+static void test_openblas_is_loaded(void)
+{
+    printf("     BLAS: %s\n", cn_blas_info());
+    CHECK(strstr(cn_blas_info(), "reference") == NULL);
+}
+
 int main(void)
 {
+    RUN(test_openblas_is_loaded);
     RUN(test_random_shapes_match_reference);
     RUN(test_size_one_and_odd_sizes);
     RUN(test_beta_zero_ignores_nan_in_c);
