@@ -1,0 +1,26 @@
+-- cropnet: the Lua API, `local cn = require "cropnet"`.
+--
+-- This file gathers the C binding (cropnet.core: tensors, layers, criterions, optimizers, the
+-- training loop and model files) and the Lua-side constructors (cropnet.nn, cropnet.optim) into
+-- one table, in the manner of Torch's torch/nn/optim packages.
+local core = require "cropnet.core"
+
+local cn = {
+  version = core.version,
+  set_threads = core.set_threads,
+  get_threads = core.get_threads,
+  manual_seed = core.manual_seed,
+  tensor = core.tensor,
+  zeros = core.zeros,
+  randn = core.randn,
+  rand = core.rand,
+  train = core.train,
+  model = core.model,
+  load = core.load,
+  core = core,
+}
+
+cn.nn = require "cropnet.nn"
+cn.optim = require "cropnet.optim"
+
+return cn

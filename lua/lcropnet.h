@@ -1,0 +1,85 @@
+/*
+ * lcropnet.h — what the files of the Lua binding share: the userdata types, their metatable
+ * names, the argument checkers and the pushers.
+ *
+ * Every handle is a small userdata holding one pointer to a libcropnet object; NULL means closed.
+ * A handle is pushed closed first and only then given its object, so a memory error while pushing
+ * leaks nothing (the liolib.c pattern). Scratch tensors made while converting arguments are Lua
+ * userdata too: the garbage collector frees them even when an error unwinds the C function.
+ */
+#ifndef LCROPNET_H
+#define LCROPNET_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "cropnet.h"
+
+#define LCN_TENSOR "cropnet.tensor"
+#define LCN_LAYER "cropnet.layer"
+#define LCN_CRITERION "cropnet.criterion"
+#define LCN_OPTIM "cropnet.optim"
+#define LCN_MODEL "cropnet.model"
+
+/* A tensor owned by a layer or criterion (its parameters, gradients or output buffers): its shape
+ * is fixed from Lua, and it is copied before being passed back into a layer, whose forward may
+ * resize the very buffer it reads. */
+#define LCN_LAYER_OWNED 1
+
+typedef struct lcn_tensor {
+    cn_tensor *t; /* one reference, NULL when closed */
+    int flags;    /* LCN_LAYER_OWNED or 0 */
+} lcn_tensor;
+
+typedef struct lcn_layer {
+    cn_layer *l; /* one reference, NULL when closed */
+} lcn_layer;
+
+/* Raises the message of the last libcropnet failure as a Lua error. */
+int lcn_fail(lua_State *L);
+
+/* The per-state generator behind cn.manual_seed, layer construction and cn.randn. */
+cn_rng *lcn_rng(lua_State *L);
+
+/* Message handler for lua_pcall: appends a traceback to string error objects. */
+int lcn_traceback(lua_State *L);
+
+/* tensors (ltensor.c) */
+lcn_tensor *lcn_totensorud(lua_State *L, int idx);          /* NULL when not a tensor */
+cn_tensor *lcn_checktensor(lua_State *L, int idx);          /* raises if closed / not one */
+cn_tensor *lcn_pushtensor(lua_State *L, cn_tensor *t, int flags); /* takes a new reference */
+cn_tensor *lcn_pushnewtensor(lua_State *L, int ndim, const int64_t *dims);
+/* A tensor argument fit to feed a layer: a tensor (copied when layer-owned) or a nested table of
+ * numbers (converted). Any copy is pushed on the stack above everything else. */
+cn_tensor *lcn_checkinput(lua_State *L, int idx);
+/* Class ids given 1-based (tensor or flat table) as a pushed 0-based float tensor; every id must
+ * be an integer in 1..classes (no upper bound when classes <= 0). */
+cn_tensor *lcn_checkclasses(lua_State *L, int idx, int64_t classes);
+
+/* layers (lnn.c) */
+cn_layer *lcn_checklayer(lua_State *L, int idx);
+void lcn_pushlayer(lua_State *L, cn_layer *l); /* takes a new reference */
+
+/* other handles */
+cn_loss_kind lcn_checkcriterionkind(lua_State *L, int idx); /* criterion object or loss name */
+typedef struct lcn_optim lcn_optim;
+lcn_optim *lcn_checkoptimud(lua_State *L, int idx);
+cn_optim *lcn_optim_begin(lua_State *L, lcn_optim *o);      /* marks it busy (cn.train) */
+void lcn_optim_end(lcn_optim *o);
+cn_optim *lcn_pushdefaultoptim(lua_State *L); /* a new adam with Torch's defaults */
+cn_model **lcn_newmodel(lua_State *L); /* pushes a closed model handle; fill *result */
+
+/* Registration of each file's functions into the module table at the stack top. */
+void lcn_open_tensor(lua_State *L);
+void lcn_open_nn(lua_State *L);
+void lcn_open_criterion(lua_State *L);
+void lcn_open_optim(lua_State *L);
+void lcn_open_train(lua_State *L);
+void lcn_open_model(lua_State *L);
+
+/* Creates metatable tname with methods (reached through __index unless index is given) and
+ * metamethods; leaves the stack as it found it. */
+void lcn_createmeta(lua_State *L, const char *tname, const luaL_Reg *methods,
+                    const luaL_Reg *metamethods, lua_CFunction index);
+
+#endif

@@ -1,0 +1,241 @@
+/*
+ * ltrain.c — cn.train: the mini-batch training loop of the core driven from Lua, with a Lua
+ * on_epoch callback.
+ *
+ * The callback runs under lua_pcall inside the C trampoline, so a Lua error never longjmps
+ * through cn_train's frames (which own the batch buffers). On error the trampoline leaves the
+ * error object (with the callback's traceback) on the stack and asks cn_train to stop; once
+ * cn_train has cleaned up and returned, the error is raised again from here. While training,
+ * the net and the data are retained and the optimizer marked busy, so a callback that closes
+ * them cannot free what the loop is using.
+ */
+#include "lcropnet.h"
+
+#include <limits.h>
+#include <math.h>
+#include <string.h>
+
+typedef struct train_ctx {
+    lua_State *L;
+    int fn;                      /* stack index of on_epoch in l_train's frame, 0 if none */
+    const cn_epoch_stats *stats; /* the epoch being reported */
+    int stop;                    /* on_epoch returned false */
+    int failed;                  /* on_epoch raised; its error object is at the stack top */
+} train_ctx;
+
+static void push_stats(lua_State *L, const cn_epoch_stats *s)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, s->epoch);
+    lua_setfield(L, -2, "epoch");
+    lua_pushnumber(L, s->loss);
+    lua_setfield(L, -2, "loss");
+    if (!isnan(s->accuracy)) { /* MSE has no notion of accuracy */
+        lua_pushnumber(L, s->accuracy);
+        lua_setfield(L, -2, "accuracy");
+    }
+    lua_pushnumber(L, s->lr);
+    lua_setfield(L, -2, "lr");
+    lua_pushinteger(L, (lua_Integer)s->samples);
+    lua_setfield(L, -2, "samples");
+    lua_pushnumber(L, s->seconds);
+    lua_setfield(L, -2, "seconds");
+}
+
+/* Runs protected with (ctx, on_epoch): calls on_epoch(epoch, stats); false asks to stop. */
+static int call_on_epoch(lua_State *L)
+{
+    train_ctx *c = lua_touserdata(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushinteger(L, c->stats->epoch);
+    push_stats(L, c->stats);
+    lua_call(L, 2, 1);
+    c->stop = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    return 0;
+}
+
+/* The cn_epoch_fn: pushes nothing that can fail outside the protected call (stack space was
+ * reserved before cn_train). */
+static int trampoline(const cn_epoch_stats *stats, void *user_data)
+{
+    train_ctx *c = user_data;
+    lua_State *L = c->L;
+    int base = lua_gettop(L);
+    c->stats = stats;
+    lua_pushcfunction(L, lcn_traceback);
+    lua_pushcfunction(L, call_on_epoch);
+    lua_pushlightuserdata(L, c);
+    lua_pushvalue(L, c->fn); /* an index of l_train's frame, passed on as an argument */
+    if (lua_pcall(L, 2, 0, base + 1) != LUA_OK) {
+        lua_remove(L, base + 1); /* keep only the error object */
+        c->failed = 1;
+        return 1;
+    }
+    lua_settop(L, base);
+    return c->stop;
+}
+
+/* Pushes opts[name] and returns its type. */
+static int field(lua_State *L, const char *name)
+{
+    return lua_getfield(L, 1, name);
+}
+
+static lua_Integer int_field(lua_State *L, const char *name, lua_Integer def, lua_Integer lo,
+                             lua_Integer hi)
+{
+    if (field(L, name) == LUA_TNIL) {
+        lua_pop(L, 1);
+        return def;
+    }
+    int ok;
+    lua_Integer v = lua_tointegerx(L, -1, &ok);
+    if (!ok || v < lo || v > hi)
+        luaL_error(L, "cn.train: option '%s' must be an integer in %I..%I", name, lo, hi);
+    lua_pop(L, 1);
+    return v;
+}
+
+static void read_schedule(lua_State *L, cn_schedule *s)
+{
+    memset(s, 0, sizeof *s);
+    int type = field(L, "schedule");
+    if (type == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (type != LUA_TTABLE)
+        luaL_error(L, "cn.train: option 'schedule' must be a table {kind=, step=, gamma=}");
+    int t = lua_absindex(L, -1);
+    lua_getfield(L, t, "kind");
+    const char *kind = lua_tostring(L, -1);
+    if (kind && strcmp(kind, "step") == 0)
+        s->kind = CN_SCHEDULE_STEP;
+    else if (kind && strcmp(kind, "exp") == 0)
+        s->kind = CN_SCHEDULE_EXP;
+    else if (!(kind && strcmp(kind, "none") == 0))
+        luaL_error(L, "cn.train: schedule kind must be \"step\", \"exp\" or \"none\"");
+    lua_getfield(L, t, "gamma");
+    s->gamma = lua_isnil(L, -1) ? 0.1 : lua_tonumber(L, -1);
+    if (!(s->gamma > 0 && isfinite(s->gamma)))
+        luaL_error(L, "cn.train: schedule gamma must be a number > 0");
+    lua_getfield(L, t, "step");
+    int ok = 1;
+    lua_Integer step = lua_isnil(L, -1) ? 1 : lua_tointegerx(L, -1, &ok);
+    if (!ok || step < 1 || step > INT_MAX)
+        luaL_error(L, "cn.train: schedule step must be an integer >= 1");
+    s->step_size = (int)step;
+    lua_pop(L, 4);
+}
+
+/* The output width of a net when its last linear layer fixes it (0 when unknown). */
+static int64_t output_width(cn_layer *l)
+{
+    cn_layer_kind k = cn_layer_kind_of(l);
+    if (k == CN_LAYER_LINEAR)
+        return cn_linear_out(l);
+    for (size_t i = k == CN_LAYER_SEQUENTIAL ? cn_sequential_count(l) : 0; i-- > 0;) {
+        int64_t w = output_width(cn_sequential_child(l, i));
+        if (w)
+            return w;
+    }
+    return 0;
+}
+
+/* cn.train{net=, inputs=, targets=, criterion=, optimizer=, epochs=, batch=, seed=, shuffle=,
+ * schedule=, on_epoch=} -> model, stats of the last epoch (stats.stopped when on_epoch stopped
+ * it). */
+static int l_train(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    static const char *const known[] = {"net", "inputs", "targets", "criterion", "optimizer",
+                                        "epochs", "batch", "seed", "shuffle", "schedule",
+                                        "on_epoch", NULL};
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        int i = 0;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            while (known[i] && strcmp(known[i], lua_tostring(L, -2)) != 0)
+                i++;
+        if (lua_type(L, -2) != LUA_TSTRING || !known[i])
+            return luaL_error(L, "cn.train: unknown option '%s'", lua_type(L, -2) == LUA_TSTRING
+                                                                      ? lua_tostring(L, -2) : "?");
+        lua_pop(L, 1);
+    }
+    cn_train_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.epochs = (int)int_field(L, "epochs", 10, 1, INT_MAX);
+    cfg.batch = (int64_t)int_field(L, "batch", 32, 1, LUA_MAXINTEGER);
+    cfg.seed = (uint64_t)int_field(L, "seed", 1, LUA_MININTEGER, LUA_MAXINTEGER);
+    field(L, "shuffle");
+    cfg.shuffle = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    read_schedule(L, &cfg.schedule);
+
+    if (field(L, "net") == LUA_TNIL) /* slot 2 */
+        return luaL_error(L, "cn.train: option 'net' is required");
+    cn_layer *net = lcn_checklayer(L, 2);
+    if (field(L, "criterion") == LUA_TNIL) /* slot 3 */
+        cfg.loss = CN_LOSS_SOFTMAX_CE;
+    else
+        cfg.loss = lcn_checkcriterionkind(L, 3);
+    lcn_optim *optud;
+    if (field(L, "optimizer") == LUA_TNIL) { /* slot 4 */
+        lua_pop(L, 1);
+        lcn_pushdefaultoptim(L);
+    }
+    optud = lcn_checkoptimud(L, 4);
+    if (field(L, "inputs") == LUA_TNIL) /* slot 5 */
+        return luaL_error(L, "cn.train: option 'inputs' is required");
+    if (field(L, "targets") == LUA_TNIL) /* slot 6 */
+        return luaL_error(L, "cn.train: option 'targets' is required");
+    int type = field(L, "on_epoch"); /* slot 7 */
+    if (type != LUA_TNIL && type != LUA_TFUNCTION)
+        return luaL_error(L, "cn.train: option 'on_epoch' must be a function");
+    cn_tensor *x = lcn_checkinput(L, 5); /* copies, if any, go above slot 7 */
+    cn_tensor *y = cfg.loss == CN_LOSS_SOFTMAX_CE ? lcn_checkclasses(L, 6, output_width(net))
+                                                  : lcn_checkinput(L, 6);
+
+    train_ctx ctx = {L, type == LUA_TFUNCTION ? 7 : 0, NULL, 0, 0};
+    if (ctx.fn) {
+        cfg.on_epoch = trampoline;
+        cfg.user_data = &ctx;
+    }
+    luaL_checkstack(L, 8, "cn.train");
+    cn_model **model = lcn_newmodel(L); /* made before anything is retained: it may raise */
+    cn_optim *opt = lcn_optim_begin(L, optud);
+    cn_layer_retain(net);
+    cn_tensor_retain(x);
+    cn_tensor_retain(y);
+    cn_epoch_stats stats;
+    memset(&stats, 0, sizeof stats);
+    cn_status st = cn_train(net, opt, x, y, &cfg, &stats);
+    if (!ctx.failed && (!st || (st == CN_ECANCELLED && ctx.stop)))
+        st = cn_model_new(net, model); /* before our reference goes: the callback may have
+                                          closed the net's handle */
+    lcn_optim_end(optud);
+    cn_tensor_release(y);
+    cn_tensor_release(x);
+    cn_layer_release(net);
+    if (ctx.failed)
+        return lua_error(L); /* the callback's error, left at the top by the trampoline */
+    if (st)
+        return lcn_fail(L);
+    push_stats(L, &stats);
+    if (ctx.stop) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "stopped");
+    }
+    return 2;
+}
+
+static const luaL_Reg train_functions[] = {
+    {"train", l_train},
+    {NULL, NULL},
+};
+
+void lcn_open_train(lua_State *L)
+{
+    luaL_setfuncs(L, train_functions, 0);
+}
