@@ -109,8 +109,8 @@ int main(int argc, char **argv)
             cn_tensor_data(s.y[b])[i] = (float)cn_rng_below(&rng, CLASSES);
     }
     cn_tensor_new(1, (int64_t[]){1}, &s.grad);
-    printf("# cropnet %s mlp %d-%d-%d-%d batch %d, rounds %d x %.1f s\n", CN_VERSION_STRING, BANDS,
-           H1, H2, CLASSES, BATCH, rounds, round_sec);
+    printf("# cropnet %s mlp %d-%d-%d-%d batch %d, rounds %d x %.1f s, blas %s\n",
+           CN_VERSION_STRING, BANDS, H1, H2, CLASSES, BATCH, rounds, round_sec, cn_blas_info());
     char modes_copy[64];
     snprintf(modes_copy, sizeof modes_copy, "%s", modes);
     for (char *mode = strtok(modes_copy, ","); mode; mode = strtok(NULL, ",")) {
