@@ -62,6 +62,7 @@ static int l_model(lua_State *L)
     cn_layer *net = lcn_checklayer(L, 1);
     if (!lua_isnoneornil(L, 2))
         luaL_checktype(L, 2, LUA_TTABLE);
+    lua_settop(L, 2); /* the model goes to slot 3 */
     cn_model **m = lcn_newmodel(L);
     if (cn_model_new(net, m))
         return lcn_fail(L);
