@@ -39,10 +39,10 @@ cn_loss_kind lcn_checkcriterionkind(lua_State *L, int idx)
     return checkud(L, idx)->kind;
 }
 
-/* criterion(name): name is a C loss name ("cross_entropy", "mse", ...). */
+/* The criterion constructors: one closure each, its kind in the upvalue. */
 static int l_criterion(lua_State *L)
 {
-    cn_loss_kind kind = lcn_checkcriterionkind(L, 1);
+    cn_loss_kind kind = (cn_loss_kind)lua_tointeger(L, lua_upvalueindex(1));
     lcn_criterion *c = lua_newuserdatauv(L, sizeof *c, 0);
     c->grad = NULL;
     c->kind = kind;
@@ -125,13 +125,12 @@ static const luaL_Reg criterion_meta[] = {
     {"__tostring", c_tostring}, {"__gc", c_gc}, {"__close", c_gc}, {NULL, NULL},
 };
 
-static const luaL_Reg criterion_functions[] = {
-    {"criterion", l_criterion},
-    {NULL, NULL},
-};
-
 void lcn_open_criterion(lua_State *L)
 {
     lcn_createmeta(L, LCN_CRITERION, criterion_methods, criterion_meta, NULL);
-    luaL_setfuncs(L, criterion_functions, 0);
+    for (int k = 0; k < CN_LOSS_KIND_COUNT; k++) {
+        lua_pushinteger(L, k);
+        lua_pushcclosure(L, l_criterion, 1);
+        lua_setfield(L, -2, type_names[k] + 3); /* "nn.MSECriterion" -> "MSECriterion" */
+    }
 }

@@ -65,17 +65,16 @@ static int l_linear(lua_State *L)
     return 1;
 }
 
-/* activation(name [, param]): name is a C kind name ("relu", "leaky_relu", ...). */
+/* The activation constructors (Sigmoid(), LeakyReLU([slope]), ...): one closure each, its kind
+ * in the upvalue, so an argument error names the constructor the user called. */
 static int l_activation(lua_State *L)
 {
-    int kind = cn_layer_kind_from_name(luaL_checkstring(L, 1));
-    luaL_argcheck(L, kind >= 0 && kind != CN_LAYER_LINEAR && kind != CN_LAYER_SEQUENTIAL, 1,
-                  "not an activation name");
+    cn_layer_kind kind = (cn_layer_kind)lua_tointeger(L, lua_upvalueindex(1));
     lua_Number def = kind == CN_LAYER_LEAKY_RELU ? 0.01 : 1.0;
-    lua_Number param = luaL_optnumber(L, 2, def);
-    luaL_argcheck(L, param == param && param > -1e30 && param < 1e30, 2, "must be a finite number");
+    lua_Number param = luaL_optnumber(L, 1, def);
+    luaL_argcheck(L, param == param && param > -1e30 && param < 1e30, 1, "must be a finite number");
     lcn_layer *u = newud(L);
-    if (cn_activation_new((cn_layer_kind)kind, (float)param, &u->l))
+    if (cn_activation_new(kind, (float)param, &u->l))
         return lcn_fail(L);
     return 1;
 }
@@ -115,6 +114,12 @@ static int m_backward(lua_State *L)
         return luaL_error(L, "backward: input %s and gradOutput %s differ in batch size",
                           cn_tensor_shape_str(x, a, sizeof a), cn_tensor_shape_str(g, b, sizeof b));
     }
+    /* A container's children read their inputs from each other's buffers, which a child run
+     * on its own since the container's forward may have resized: the core would then read past
+     * the gradient. Running the forward again makes the buffers agree with x (the values are
+     * those of the forward just run, so Torch's semantics hold). */
+    if (cn_layer_kind_of(l) == CN_LAYER_SEQUENTIAL && cn_layer_forward(l, x, &gx))
+        return lcn_fail(L);
     if (cn_layer_backward(l, x, g, &gx))
         return lcn_fail(L);
     lcn_pushtensor(L, gx, LCN_LAYER_OWNED);
@@ -330,7 +335,6 @@ static const luaL_Reg layer_meta[] = {
 
 static const luaL_Reg nn_functions[] = {
     {"Linear", l_linear},
-    {"activation", l_activation},
     {"Sequential", l_sequential},
     {NULL, NULL},
 };
@@ -339,4 +343,10 @@ void lcn_open_nn(lua_State *L)
 {
     lcn_createmeta(L, LCN_LAYER, layer_methods, layer_meta, m_index);
     luaL_setfuncs(L, nn_functions, 0);
+    for (int k = 0; k < CN_LAYER_KIND_COUNT; k++)
+        if (k != CN_LAYER_LINEAR && k != CN_LAYER_SEQUENTIAL) {
+            lua_pushinteger(L, k);
+            lua_pushcclosure(L, l_activation, 1);
+            lua_setfield(L, -2, type_names[k] + 3); /* "nn.ReLU" -> "ReLU" */
+        }
 }

@@ -95,11 +95,13 @@ static void read_config(lua_State *L, int idx, const char *name, int kind, cn_op
     }
 }
 
-/* optim(kind, config): kind is sgd, momentum, nesterov, rmsprop or adam. */
+static const char *const kinds[] = {"sgd", "momentum", "nesterov", "rmsprop", "adam", NULL};
+
+/* The constructors sgd([config]), momentum, nesterov, rmsprop and adam: one closure each, the
+ * index into kinds in the upvalue. */
 static int l_optim(lua_State *L)
 {
-    static const char *const kinds[] = {"sgd", "momentum", "nesterov", "rmsprop", "adam", NULL};
-    int k = luaL_checkoption(L, 1, NULL, kinds);
+    int k = (int)lua_tointeger(L, lua_upvalueindex(1));
     cn_optim_kind kind = k <= 2 ? CN_OPTIM_SGD : k == 3 ? CN_OPTIM_RMSPROP : CN_OPTIM_ADAM;
     cn_optim_config c;
     cn_optim_defaults(kind, &c);
@@ -108,7 +110,8 @@ static int l_optim(lua_State *L)
         c.dampening = 0;
         c.nesterov = k == 2;
     }
-    read_config(L, 2, kinds[k], k <= 2 ? K_SGD : k == 3 ? K_RMS : K_ADAM, &c);
+    read_config(L, 1, kinds[k], k <= 2 ? K_SGD : k == 3 ? K_RMS : K_ADAM, &c);
+    lua_settop(L, 1);
     lcn_optim *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->o = NULL;
     u->busy = 0;
@@ -238,13 +241,12 @@ static const luaL_Reg optim_meta[] = {
     {"__tostring", o_tostring}, {"__gc", o_gc}, {"__close", o_close}, {NULL, NULL},
 };
 
-static const luaL_Reg optim_functions[] = {
-    {"optim", l_optim},
-    {NULL, NULL},
-};
-
 void lcn_open_optim(lua_State *L)
 {
     lcn_createmeta(L, LCN_OPTIM, optim_methods, optim_meta, NULL);
-    luaL_setfuncs(L, optim_functions, 0);
+    for (int k = 0; kinds[k]; k++) {
+        lua_pushinteger(L, k);
+        lua_pushcclosure(L, l_optim, 1);
+        lua_setfield(L, -2, kinds[k]);
+    }
 }

@@ -128,6 +128,54 @@ static void read_schedule(lua_State *L, cn_schedule *s)
     lua_pop(L, 4);
 }
 
+/* Run protected by convert(): arg 1 to a tensor (table converted, layer buffer copied). */
+static int to_input(lua_State *L)
+{
+    int top = lua_gettop(L);
+    lcn_checkinput(L, 1);
+    if (lua_gettop(L) == top)
+        lua_pushvalue(L, 1);
+    return 1;
+}
+
+/* Run protected by convert(): arg 1 to 0-based class ids, arg 2 the class count or 0. */
+static int to_classes(lua_State *L)
+{
+    lcn_checkclasses(L, 1, (int64_t)lua_tointeger(L, 2));
+    return 1;
+}
+
+/* Pushes the tensor made from the option at slot by fn; a conversion error is reported as one
+ * of the option ("cn.train: option 'inputs': ragged table ..."), not of an argument number. */
+static cn_tensor *convert(lua_State *L, lua_CFunction fn, int slot, int64_t classes,
+                          const char *name)
+{
+    lua_pushcfunction(L, fn);
+    lua_pushvalue(L, slot);
+    lua_pushinteger(L, (lua_Integer)classes);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        if (msg == NULL)
+            lua_error(L); /* a memory error: pass it on */
+        const char *open = strstr(msg, " ("), *close = strrchr(msg, ')');
+        if (strncmp(msg, "bad argument", 12) == 0 && open && close > open)
+            lua_pushlstring(L, open + 2, (size_t)(close - open - 2));
+        else
+            lua_pushvalue(L, -1);
+        luaL_error(L, "cn.train: option '%s': %s", name, lua_tostring(L, -1));
+    }
+    return lcn_checktensor(L, -1);
+}
+
+/* Checks that the option at slot is a handle of metatable tname. */
+static void check_handle(lua_State *L, int slot, const char *tname, const char *name,
+                         const char *what)
+{
+    if (!luaL_testudata(L, slot, tname))
+        luaL_error(L, "cn.train: option '%s' must be %s (got %s)", name, what,
+                   luaL_typename(L, slot));
+}
+
 /* The output width of a net when its last linear layer fixes it (0 when unknown). */
 static int64_t output_width(cn_layer *l)
 {
@@ -165,6 +213,7 @@ static int l_train(lua_State *L)
     }
     cn_train_config cfg;
     memset(&cfg, 0, sizeof cfg);
+    int type;
     cfg.epochs = (int)int_field(L, "epochs", 10, 1, INT_MAX);
     cfg.batch = (int64_t)int_field(L, "batch", 32, 1, LUA_MAXINTEGER);
     cfg.seed = (uint64_t)int_field(L, "seed", 1, LUA_MININTEGER, LUA_MAXINTEGER);
@@ -175,27 +224,38 @@ static int l_train(lua_State *L)
 
     if (field(L, "net") == LUA_TNIL) /* slot 2 */
         return luaL_error(L, "cn.train: option 'net' is required");
+    check_handle(L, 2, LCN_LAYER, "net", "a layer");
     cn_layer *net = lcn_checklayer(L, 2);
-    if (field(L, "criterion") == LUA_TNIL) /* slot 3 */
+    type = field(L, "criterion"); /* slot 3 */
+    if (type == LUA_TNIL) {
         cfg.loss = CN_LOSS_SOFTMAX_CE;
-    else
+    } else if (type == LUA_TSTRING) {
+        int kind = cn_loss_kind_from_name(lua_tostring(L, 3));
+        if (kind < 0)
+            return luaL_error(L, "cn.train: unknown criterion '%s' (expected cross_entropy, mse, "
+                              "bce or perceptron)", lua_tostring(L, 3));
+        cfg.loss = (cn_loss_kind)kind;
+    } else {
+        check_handle(L, 3, LCN_CRITERION, "criterion", "a criterion or its name");
         cfg.loss = lcn_checkcriterionkind(L, 3);
-    lcn_optim *optud;
+    }
     if (field(L, "optimizer") == LUA_TNIL) { /* slot 4 */
         lua_pop(L, 1);
         lcn_pushdefaultoptim(L);
     }
-    optud = lcn_checkoptimud(L, 4);
+    check_handle(L, 4, LCN_OPTIM, "optimizer", "an optimizer");
+    lcn_optim *optud = lcn_checkoptimud(L, 4);
     if (field(L, "inputs") == LUA_TNIL) /* slot 5 */
         return luaL_error(L, "cn.train: option 'inputs' is required");
     if (field(L, "targets") == LUA_TNIL) /* slot 6 */
         return luaL_error(L, "cn.train: option 'targets' is required");
-    int type = field(L, "on_epoch"); /* slot 7 */
+    type = field(L, "on_epoch"); /* slot 7 */
     if (type != LUA_TNIL && type != LUA_TFUNCTION)
         return luaL_error(L, "cn.train: option 'on_epoch' must be a function");
-    cn_tensor *x = lcn_checkinput(L, 5); /* copies, if any, go above slot 7 */
-    cn_tensor *y = cfg.loss == CN_LOSS_SOFTMAX_CE ? lcn_checkclasses(L, 6, output_width(net))
-                                                  : lcn_checkinput(L, 6);
+    cn_tensor *x = convert(L, to_input, 5, 0, "inputs"); /* slot 8 */
+    cn_tensor *y = cfg.loss == CN_LOSS_SOFTMAX_CE
+                       ? convert(L, to_classes, 6, output_width(net), "targets")
+                       : convert(L, to_input, 6, 0, "targets"); /* slot 9 */
 
     train_ctx ctx = {L, type == LUA_TFUNCTION ? 7 : 0, NULL, 0, 0};
     if (ctx.fn) {

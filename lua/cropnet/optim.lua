@@ -13,7 +13,7 @@ local core = require "cropnet.core"
 local optim = {}
 
 for _, kind in ipairs { "sgd", "momentum", "nesterov", "rmsprop", "adam" } do
-  optim[kind] = function(config) return core.optim(kind, config) end
+  optim[kind] = core[kind]
 end
 
 return optim

@@ -267,6 +267,17 @@ describe("nn.Sequential", function()
     assert.same({ 1, 2 }, { seq:forward(cn.zeros(1, 2)):size() })
   end)
 
+  it("back-propagates correctly after a child ran alone on another batch", function()
+    local l1, l2 = nn.Linear(3, 3), nn.Linear(3, 2)
+    local seq = nn.Sequential { l1, l2 }
+    local x, g = cn.tensor { { 1, 2, 3 }, { -1, 0, 1 } }, cn.tensor { { 1, 0 }, { 0, 1 } }
+    seq:forward(x)
+    local expected = seq:backward(x, g):totable()
+    seq:forward(x)
+    l1:forward(cn.zeros(50, 3))
+    assert.same(expected, seq:backward(x, g):totable())
+  end)
+
   it("lists its structure in tostring", function()
     local s = tostring(nn.Sequential { nn.Linear(2, 8), nn.ReLU(), nn.Sequential { nn.Linear(8, 2) } })
     assert.matches("nn.Sequential {", s, 1, true)

@@ -174,6 +174,18 @@ describe("cn.train", function()
     end, "unknown option 'epoch'")
   end)
 
+  it("names the option whose table is ragged", function()
+    assert.error_matches(function()
+      cn.train { net = xor_net(), inputs = { { 0, 0 }, { 1 } }, targets = { 1, 2 } }
+    end, "option 'inputs': ragged table")
+  end)
+
+  it("names the option of the wrong type", function()
+    assert.error_matches(function()
+      cn.train { net = xor_net(), inputs = xor_x, targets = xor_y, optimizer = "adam" }
+    end, "option 'optimizer' must be an optimizer")
+  end)
+
   it("raises when inputs and targets differ in sample count", function()
     assert.error_matches(function()
       cn.train { net = xor_net(), inputs = xor_x, targets = { 1, 2, 1 } }
