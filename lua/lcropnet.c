@@ -1,7 +1,7 @@
 /*
  * lcropnet.c — the entry point of the Lua module cropnet.core and what the binding files share:
- * the per-state random generator, error reporting, the traceback message handler, threads and
- * the version.
+ * the per-state random generator, error reporting, the traceback message handler; also threads,
+ * the version and the BLAS in use.
  *
  * The generator lives in a userdata in the registry rather than in a C static, so two Lua states
  * in one process (the command and a plugin, say) never disturb each other's seeded sequences.
@@ -72,7 +72,14 @@ static int l_get_threads(lua_State *L)
     return 1;
 }
 
+static int l_blas(lua_State *L)
+{
+    lua_pushstring(L, cn_blas_info());
+    return 1;
+}
+
 static const luaL_Reg core_functions[] = {
+    {"blas", l_blas},
     {"manual_seed", l_manual_seed},
     {"set_threads", l_set_threads},
     {"get_threads", l_get_threads},

@@ -9,6 +9,7 @@ local cn = {
   version = core.version,
   set_threads = core.set_threads,
   get_threads = core.get_threads,
+  blas = core.blas,
   manual_seed = core.manual_seed,
   tensor = core.tensor,
   zeros = core.zeros,
