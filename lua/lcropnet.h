@@ -13,6 +13,9 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include <float.h>
+#include <math.h>
+
 #include "cropnet.h"
 
 #define LCN_TENSOR "cropnet.tensor"
@@ -44,11 +47,21 @@ cn_rng *lcn_rng(lua_State *L);
 /* Message handler for lua_pcall: appends a traceback to string error objects. */
 int lcn_traceback(lua_State *L);
 
+/* Doubles outside float range become ±inf explicitly (the C conversion would be undefined). */
+static inline float lcn_tofloat(lua_Number v)
+{
+    return v > FLT_MAX ? INFINITY : v < -FLT_MAX ? -INFINITY : (float)v;
+}
+
 /* tensors (ltensor.c) */
 lcn_tensor *lcn_totensorud(lua_State *L, int idx);          /* NULL when not a tensor */
+lcn_tensor *lcn_checktensorud(lua_State *L, int idx);       /* raises if closed / not one */
 cn_tensor *lcn_checktensor(lua_State *L, int idx);          /* raises if closed / not one */
 cn_tensor *lcn_pushtensor(lua_State *L, cn_tensor *t, int flags); /* takes a new reference */
 cn_tensor *lcn_pushnewtensor(lua_State *L, int ndim, const int64_t *dims);
+
+/* conversions (lconvert.c) */
+cn_tensor *lcn_pushfromtable(lua_State *L, int idx); /* a new tensor from a nested table */
 /* A tensor argument fit to feed a layer: a tensor (copied when layer-owned) or a nested table of
  * numbers (converted). Any copy is pushed on the stack above everything else. */
 cn_tensor *lcn_checkinput(lua_State *L, int idx);

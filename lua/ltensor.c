@@ -2,32 +2,20 @@
  * ltensor.c — tensors in Lua: cn.tensor, cn.zeros, cn.randn, cn.rand and the tensor methods.
  *
  * A tensor userdata holds one reference to a refcounted cn_tensor, so a layer's output buffer or
- * weight handed to Lua stays valid after the layer is gone. Lua sees 1-based indices; every index,
- * size and nested table is checked here, since the C core trusts its callers on those.
+ * weight handed to Lua stays valid after the layer is gone. Lua sees 1-based indices; every index
+ * and size is checked here (tables in lconvert.c), since the C core trusts its callers on those.
  */
 #include "lcropnet.h"
 
-#include <float.h>
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-/* Doubles outside float range become ±inf explicitly (the C conversion would be undefined). */
-static float to_float(lua_Number v)
-{
-    if (v > FLT_MAX)
-        return INFINITY;
-    if (v < -FLT_MAX)
-        return -INFINITY;
-    return (float)v;
-}
 
 lcn_tensor *lcn_totensorud(lua_State *L, int idx)
 {
     return luaL_testudata(L, idx, LCN_TENSOR);
 }
 
-static lcn_tensor *checkud(lua_State *L, int idx)
+lcn_tensor *lcn_checktensorud(lua_State *L, int idx)
 {
     lcn_tensor *u = luaL_checkudata(L, idx, LCN_TENSOR);
     if (u->t == NULL)
@@ -37,7 +25,7 @@ static lcn_tensor *checkud(lua_State *L, int idx)
 
 cn_tensor *lcn_checktensor(lua_State *L, int idx)
 {
-    return checkud(L, idx)->t;
+    return lcn_checktensorud(L, idx)->t;
 }
 
 static lcn_tensor *newud(lua_State *L, int flags)
@@ -78,125 +66,6 @@ static int checkdims(lua_State *L, int first, int64_t *dims)
     return n;
 }
 
-/* --------------------------------------------------------------- tables to tensors */
-
-/* The shape of a nested table, read along its first elements. */
-static int table_shape(lua_State *L, int idx, int64_t *dims)
-{
-    int nd = 0;
-    lua_pushvalue(L, idx);
-    while (lua_type(L, -1) == LUA_TTABLE) {
-        if (nd == CN_MAX_DIMS)
-            luaL_argerror(L, idx, "table nested deeper than 4 levels");
-        lua_Unsigned n = lua_rawlen(L, -1);
-        if (n > (lua_Unsigned)INT64_MAX)
-            luaL_argerror(L, idx, "table too large");
-        dims[nd++] = (int64_t)n;
-        if (n == 0)
-            break;
-        lua_rawgeti(L, -1, 1);
-        lua_remove(L, -2);
-    }
-    lua_pop(L, 1);
-    return nd;
-}
-
-/* Copies the table at the stack top (depth d of nd) into *out, checking it is rectangular. */
-static void table_fill(lua_State *L, int arg, int d, int nd, const int64_t *dims, int64_t *path,
-                       float **out)
-{
-    char where[128] = "";
-    size_t used = 0;
-    for (int i = 0; i < d && used < sizeof where; i++)
-        used += (size_t)snprintf(where + used, sizeof where - used, "[%lld]", (long long)path[i]);
-    if ((int64_t)lua_rawlen(L, -1) != dims[d])
-        luaL_argerror(L, arg,
-                      lua_pushfstring(L, "ragged table: element %s has %I entries, expected %I",
-                                      d ? where : "(top)", (lua_Integer)lua_rawlen(L, -1),
-                                      (lua_Integer)dims[d]));
-    luaL_checkstack(L, 2, "nested table");
-    for (int64_t i = 1; i <= dims[d]; i++) {
-        int type = lua_rawgeti(L, -1, (lua_Integer)i);
-        path[d] = i;
-        if (d + 1 < nd) {
-            if (type != LUA_TTABLE)
-                luaL_argerror(L, arg, lua_pushfstring(L, "ragged table: element %s[%I] is a %s, "
-                                                      "expected a table", where, (lua_Integer)i,
-                                                      lua_typename(L, type)));
-            table_fill(L, arg, d + 1, nd, dims, path, out);
-        } else {
-            if (type != LUA_TNUMBER)
-                luaL_argerror(L, arg, lua_pushfstring(L, "element %s[%I] is a %s, expected a "
-                                                      "number", where, (lua_Integer)i,
-                                                      lua_typename(L, type)));
-            *(*out)++ = to_float(lua_tonumber(L, -1));
-        }
-        lua_pop(L, 1);
-    }
-}
-
-/* Pushes a new tensor made from the nested table at idx. */
-static cn_tensor *push_from_table(lua_State *L, int idx)
-{
-    idx = lua_absindex(L, idx);
-    int64_t dims[CN_MAX_DIMS], path[CN_MAX_DIMS];
-    int nd = table_shape(L, idx, dims);
-    cn_tensor *t = lcn_pushnewtensor(L, nd, dims);
-    float *p = cn_tensor_data(t);
-    lua_pushvalue(L, idx);
-    table_fill(L, idx, 0, nd, dims, path, &p);
-    lua_pop(L, 1);
-    return t;
-}
-
-cn_tensor *lcn_checkinput(lua_State *L, int idx)
-{
-    if (lua_type(L, idx) == LUA_TTABLE)
-        return push_from_table(L, idx);
-    lcn_tensor *u = checkud(L, idx);
-    if (!(u->flags & LCN_LAYER_OWNED))
-        return u->t;
-    int64_t zero = 0;
-    cn_tensor *copy = lcn_pushnewtensor(L, 1, &zero);
-    if (cn_tensor_copy(copy, u->t))
-        lcn_fail(L);
-    return copy;
-}
-
-cn_tensor *lcn_checkclasses(lua_State *L, int idx, int64_t classes)
-{
-    idx = lua_absindex(L, idx);
-    int64_t n;
-    if (lua_type(L, idx) == LUA_TTABLE) {
-        n = (int64_t)lua_rawlen(L, idx);
-    } else {
-        n = cn_tensor_numel(lcn_checktensor(L, idx));
-    }
-    cn_tensor *ids = lcn_pushnewtensor(L, 1, &n);
-    float *p = cn_tensor_data(ids);
-    const float *src = lua_type(L, idx) == LUA_TTABLE ? NULL : cn_tensor_cdata(lcn_checktensor(L, idx));
-    for (int64_t i = 0; i < n; i++) {
-        lua_Number v;
-        if (src) {
-            v = src[i];
-        } else {
-            if (lua_rawgeti(L, idx, (lua_Integer)(i + 1)) != LUA_TNUMBER)
-                luaL_argerror(L, idx, lua_pushfstring(L, "class id %I is a %s, expected a number",
-                                                      (lua_Integer)(i + 1), luaL_typename(L, -1)));
-            v = lua_tonumber(L, -1);
-            lua_pop(L, 1);
-        }
-        if (!(v >= 1 && v <= 16777216 && v == floor(v)) || (classes > 0 && v > (lua_Number)classes))
-            luaL_argerror(L, idx, classes > 0
-                ? lua_pushfstring(L, "class id %f at position %I is not an integer in 1..%I", v,
-                                  (lua_Integer)(i + 1), (lua_Integer)classes)
-                : lua_pushfstring(L, "class id %f at position %I is not an integer >= 1", v,
-                                  (lua_Integer)(i + 1)));
-        p[i] = (float)(v - 1);
-    }
-    return ids;
-}
-
 /* --------------------------------------------------------------- constructors */
 
 /* cn.tensor(table) | cn.tensor(tensor) (a copy) | cn.tensor(d1, ...) (zeros) */
@@ -204,7 +73,7 @@ static int l_tensor(lua_State *L)
 {
     if (lua_type(L, 1) == LUA_TTABLE) {
         luaL_argcheck(L, lua_gettop(L) == 1, 2, "no arguments expected after a table");
-        push_from_table(L, 1);
+        lcn_pushfromtable(L, 1);
         return 1;
     }
     if (lcn_totensorud(L, 1)) {
@@ -312,7 +181,7 @@ static int t_set(lua_State *L)
     int top = lua_gettop(L);
     lua_Number v = luaL_checknumber(L, top);
     int64_t off = checkoffset(L, t, top - 2);
-    cn_tensor_data(t)[off] = to_float(v);
+    cn_tensor_data(t)[off] = lcn_tofloat(v);
     lua_settop(L, 1);
     return 1;
 }
@@ -342,7 +211,7 @@ static int t_totable(lua_State *L)
 static int t_fill(lua_State *L)
 {
     cn_tensor *t = lcn_checktensor(L, 1);
-    cn_tensor_fill(t, to_float(luaL_checknumber(L, 2)));
+    cn_tensor_fill(t, lcn_tofloat(luaL_checknumber(L, 2)));
     lua_settop(L, 1);
     return 1;
 }
@@ -358,7 +227,7 @@ static int t_clone(lua_State *L)
 
 static int t_copy(lua_State *L)
 {
-    lcn_tensor *dst = checkud(L, 1);
+    lcn_tensor *dst = lcn_checktensorud(L, 1);
     cn_tensor *src = lcn_checktensor(L, 2);
     if ((dst->flags & LCN_LAYER_OWNED) && !cn_tensor_same_shape(dst->t, src)) {
         char a[96], b[96];
@@ -373,7 +242,7 @@ static int t_copy(lua_State *L)
 
 static int t_resize(lua_State *L)
 {
-    lcn_tensor *u = checkud(L, 1);
+    lcn_tensor *u = lcn_checktensorud(L, 1);
     int64_t dims[CN_MAX_DIMS];
     int nd = checkdims(L, 2, dims);
     if (u->flags & LCN_LAYER_OWNED)
