@@ -166,14 +166,6 @@ static cn_status check_meta(load_ctx *c)
         || strcmp(json_string_value(fmt), CN_MODEL_FORMAT_NAME) != 0)
         return FAIL(c, CN_EFORMAT, "not a cropnet model (safetensors without cropnet metadata)");
     c->meta = meta;
-    const char *key;
-    json_t *v;
-    json_object_foreach(meta, key, v) {
-        if (!json_is_string(v))
-            return FAIL(c, CN_EFORMAT, "metadata \"%s\" is not a string", key);
-        if (strncmp(key, "cropnet.", 8) != 0 && !cn_model_meta_key_ok(key))
-            return FAIL(c, CN_EFORMAT, "metadata key \"%s\" is not allowed", key);
-    }
     const char *ver = json_string_value(json_object_get(meta, "cropnet.version"));
     long version = ver ? parse_version(ver) : -1;
     if (version < 1)
@@ -182,6 +174,15 @@ static cn_status check_meta(load_ctx *c)
         return FAIL(c, CN_EVERSION,
                     "written by a newer cropnet (format version %ld, this build reads up to %d)",
                     version, CN_MODEL_FORMAT_VERSION);
+    /* Checked after the version: a newer format may store other things here. */
+    const char *key;
+    json_t *v;
+    json_object_foreach(meta, key, v) {
+        if (!json_is_string(v))
+            return FAIL(c, CN_EFORMAT, "metadata \"%s\" is not a string", key);
+        if (strncmp(key, "cropnet.", 8) != 0 && !cn_model_meta_key_ok(key))
+            return FAIL(c, CN_EFORMAT, "metadata key \"%s\" is not allowed", key);
+    }
     if (!json_is_string(json_object_get(meta, "cropnet.arch")))
         return FAIL(c, CN_EFORMAT, "cropnet.arch is missing");
     const char *crc = json_string_value(json_object_get(meta, "cropnet.crc32"));
