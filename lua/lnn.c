@@ -99,27 +99,10 @@ static int m_forward(lua_State *L)
     return 1;
 }
 
-static int64_t rows_of(const cn_tensor *t)
-{
-    return cn_tensor_ndim(t) >= 2 ? cn_tensor_dim(t, 0) : 1;
-}
-
 static int m_backward(lua_State *L)
 {
     cn_layer *l = lcn_checklayer(L, 1);
     cn_tensor *x = lcn_checkinput(L, 2), *g = lcn_checkinput(L, 3), *gx;
-    /* the core reads as many gradient rows as the input has: they must agree */
-    if (rows_of(x) != rows_of(g)) {
-        char a[96], b[96];
-        return luaL_error(L, "backward: input %s and gradOutput %s differ in batch size",
-                          cn_tensor_shape_str(x, a, sizeof a), cn_tensor_shape_str(g, b, sizeof b));
-    }
-    /* A container's children read their inputs from each other's buffers, which a child run
-     * on its own since the container's forward may have resized: the core would then read past
-     * the gradient. Running the forward again makes the buffers agree with x (the values are
-     * those of the forward just run, so Torch's semantics hold). */
-    if (cn_layer_kind_of(l) == CN_LAYER_SEQUENTIAL && cn_layer_forward(l, x, &gx))
-        return lcn_fail(L);
     if (cn_layer_backward(l, x, g, &gx))
         return lcn_fail(L);
     lcn_pushtensor(L, gx, LCN_LAYER_OWNED);

@@ -51,6 +51,14 @@ static cn_status linear_backward(cn_layer *l, const cn_tensor *in, const cn_tens
     cn_status st = input_rows(l, in, &n);
     if (st)
         return st;
+    /* The input must be the one the gradient belongs to: a layer run alone since a container's
+     * forward may hold another batch size in its buffers. */
+    if (cn_tensor_numel(grad_out) != n * l->out) {
+        char a[96], b[96];
+        return cn_set_error(CN_ESHAPE, "linear backward: input %s does not match gradient %s",
+                            cn_tensor_shape_str(in, a, sizeof a),
+                            cn_tensor_shape_str(grad_out, b, sizeof b));
+    }
     const float *gy = cn_tensor_cdata(grad_out);
     /* dW += gyᵀ·x ; db += Σ rows of gy */
     cn_gemm(true, false, l->out, l->in, n, 1.0f, gy, l->out, cn_tensor_cdata(in), l->in, 1.0f,

@@ -243,8 +243,34 @@ static void test_initialisers_have_their_variance(void)
     cn_layer_release(l);
 }
 
+static void test_backward_refuses_an_input_of_another_batch(void)
+{
+    cn_layer *seq, *a, *r;
+    CHECK_OK(cn_sequential_new(&seq));
+    CHECK_OK(cn_linear_new(3, 4, &a));
+    CHECK_OK(cn_activation_new(CN_LAYER_RELU, 0, &r));
+    CHECK_OK(cn_sequential_add(seq, a));
+    CHECK_OK(cn_sequential_add(seq, r));
+    cn_tensor *x, *big, *y, *gx;
+    CHECK_OK(cn_tensor_new2(2, 3, &x));
+    CHECK_OK(cn_tensor_new2(50, 3, &big));
+    CHECK_OK(cn_layer_forward(seq, x, &y));
+    cn_tensor *g;
+    CHECK_OK(cn_tensor_new2(2, 4, &g));
+    CHECK_OK(cn_layer_forward(a, big, &y)); /* the child alone, on another batch */
+    CHECK(cn_layer_backward(seq, x, g, &gx) == CN_ESHAPE);
+    CHECK(cn_layer_backward(a, x, g, &gx) == CN_ESHAPE);
+    cn_tensor_release(x);
+    cn_tensor_release(big);
+    cn_tensor_release(g);
+    cn_layer_release(a);
+    cn_layer_release(r);
+    cn_layer_release(seq);
+}
+
 int main(void)
 {
+    RUN(test_backward_refuses_an_input_of_another_batch);
     RUN(test_linear_gradients);
     RUN(test_activation_gradients);
     RUN(test_sequential_mlp_gradients);

@@ -97,7 +97,7 @@ describe("nn.Linear", function()
     local lin = nn.Linear(3, 2)
     lin:forward(cn.zeros(2, 3))
     assert.error_matches(function() lin:backward(cn.zeros(9, 3), cn.zeros(2, 2)) end,
-      "differ in batch size")
+      "input %(9 x 3%) does not match gradient %(2 x 2%)")
   end)
 
   it("re-draws its weights with init and a seed", function()
@@ -267,15 +267,17 @@ describe("nn.Sequential", function()
     assert.same({ 1, 2 }, { seq:forward(cn.zeros(1, 2)):size() })
   end)
 
-  it("back-propagates correctly after a child ran alone on another batch", function()
+  it("refuses to back-propagate after a child ran alone on another batch", function()
+    -- backward belongs to the forward just run; a child's own forward in between replaced the
+    -- buffers the container reads, which the core detects instead of reading past them
     local l1, l2 = nn.Linear(3, 3), nn.Linear(3, 2)
     local seq = nn.Sequential { l1, l2 }
     local x, g = cn.tensor { { 1, 2, 3 }, { -1, 0, 1 } }, cn.tensor { { 1, 0 }, { 0, 1 } }
     seq:forward(x)
-    local expected = seq:backward(x, g):totable()
-    seq:forward(x)
     l1:forward(cn.zeros(50, 3))
-    assert.same(expected, seq:backward(x, g):totable())
+    assert.error_matches(function() seq:backward(x, g) end, "does not match")
+    seq:forward(x)
+    assert.same({ 2, 3 }, { seq:backward(x, g):size() })
   end)
 
   it("lists its structure in tostring", function()
