@@ -10,11 +10,15 @@
  * a constructor that runs when the library is loaded, from the CPU model number. Debian 12's
  * OpenBLAS 0.3.21 does not know recent Intel models (e.g. family 6 model 207) and falls back to
  * its SSE3 "Prescott" kernels, four to five times slower than the AVX-512 ones the CPU can run.
- * It honours OPENBLAS_CORETYPE, but only if the variable is set before it loads — for a library
- * linked into lua5.4's module or GDAL's plugin, that is before our code runs. So the core loads
- * OpenBLAS itself on first use, after naming the core type from the CPU's feature flags (unless
- * the user set OPENBLAS_CORETYPE, which is always respected).
+ * It honours OPENBLAS_CORETYPE, but only if the variable is set before it loads. So the core
+ * names the core type from the CPU's feature flags (unless the user set OPENBLAS_CORETYPE, which
+ * is always respected) and loads OpenBLAS on first use. Where another library loaded OpenBLAS
+ * before us with the wrong kernels (GDAL does: libgdal → liblapack → libopenblas, so in gdal_translate
+ * and in any process using GDAL it is there before our first call), a private copy is loaded
+ * into its own link-map namespace with dlmopen, so its constructor runs again and sees the
+ * variable; the other library keeps its own instance.
  */
+#define _GNU_SOURCE /* dlmopen, LM_ID_NEWLM */
 #include "cropnet.h"
 
 #include <assert.h>
@@ -23,6 +27,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #ifndef CROPNET_OPENBLAS_SONAME
 #define CROPNET_OPENBLAS_SONAME "libopenblas.so.0"
@@ -54,19 +59,39 @@ static const char *core_for_cpu(void)
     return NULL;
 }
 
-static void load_blas(void)
+/* Binds our function pointers to an OpenBLAS handle; false when a symbol is missing. */
+static bool bind(void *lib)
 {
-    const char *core = core_for_cpu();
-    if (core && !getenv("OPENBLAS_CORETYPE"))
-        setenv("OPENBLAS_CORETYPE", core, 0);
-    void *lib = dlopen(CROPNET_OPENBLAS_SONAME, RTLD_NOW | RTLD_GLOBAL);
-    if (!lib)
-        lib = dlopen("libopenblas.so", RTLD_NOW | RTLD_GLOBAL);
-    if (!lib)
-        return;
     *(void **)&blas_sgemm = dlsym(lib, "cblas_sgemm");
     *(void **)&blas_set_threads = dlsym(lib, "openblas_set_num_threads");
     *(void **)&blas_corename = dlsym(lib, "openblas_get_corename");
+    return blas_sgemm != NULL;
+}
+
+static void load_blas(void)
+{
+    const char *want = core_for_cpu();
+    bool user_choice = getenv("OPENBLAS_CORETYPE") != NULL;
+    if (want && !user_choice)
+        setenv("OPENBLAS_CORETYPE", want, 0);
+    void *lib = dlopen(CROPNET_OPENBLAS_SONAME, RTLD_NOW | RTLD_NOLOAD);
+    if (lib) { /* already loaded by someone else: are its kernels the ones we want? */
+        if (bind(lib) && (user_choice || !want || !blas_corename ||
+                          strcasecmp(blas_corename(), want) == 0))
+            goto ready;
+        void *own = dlmopen(LM_ID_NEWLM, CROPNET_OPENBLAS_SONAME, RTLD_NOW | RTLD_LOCAL);
+        if (own && bind(own))
+            goto ready;
+        if (!bind(lib)) /* keep the slow instance rather than none */
+            return;
+        goto ready;
+    }
+    lib = dlopen(CROPNET_OPENBLAS_SONAME, RTLD_NOW | RTLD_GLOBAL);
+    if (!lib || !bind(lib)) {
+        blas_sgemm = NULL;
+        return;
+    }
+ready:
     if (blas_set_threads)
         blas_set_threads(blas_threads);
 }
