@@ -52,9 +52,9 @@ static const char *core_for_cpu(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        return __builtin_cpu_supports("avx512bf16") ? "COOPERLAKE" : "SKYLAKEX";
+        return __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return "HASWELL";
+        return "Haswell";
 #endif
     return NULL;
 }
