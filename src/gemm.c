@@ -52,7 +52,7 @@ static const char *core_for_cpu(void)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
         __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq"))
-        return __builtin_cpu_supports("avx512bf16") ? "Cooperlake" : "SkylakeX";
+        return "SkylakeX"; /* Cooperlake adds only bfloat16 kernels; 0.3.21 does not take its name */
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
         return "Haswell";
 #endif
