@@ -69,6 +69,13 @@ int cn_get_threads(void);
  * kernel is used because OpenBLAS could not be loaded. */
 const char *cn_blas_info(void);
 
+/* ---------------------------------------------------------------- progress */
+
+/* GDAL's progress convention: called with the fraction done (0..1) and an optional message;
+ * return non-zero to go on, zero to cancel (the operation then fails with CN_ECANCELLED and
+ * leaves no output). */
+typedef int (*cn_progress_fn)(double fraction, const char *message, void *user_data);
+
 /* ---------------------------------------------------------------- random numbers */
 
 /* xoshiro256** generator: small, public so callers can keep one on the stack. */
