@@ -42,6 +42,9 @@ bool cn_model_tensor_name_ok(const char *name);
 cn_status cn_model_meta_append(cn_model *model, const char *key, const char *value);
 cn_status cn_model_tensor_append(cn_model *model, const char *name, cn_tensor *tensor);
 
+/* How the checksum field appears in the compact JSON header, just before its 8 hex digits. */
+#define CN_MODEL_CRC_KEY "\"cropnet.crc32\":\""
+
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32) of n bytes, continuing from crc (0 to start). */
 uint32_t cn_crc32(uint32_t crc, const void *data, size_t n);
 

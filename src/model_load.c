@@ -8,6 +8,7 @@
  * whose parameter tensors must all be present with exactly the implied shapes. Every allocation is
  * bounded by bytes the file really holds, and every message starts "path: ".
  */
+#define _GNU_SOURCE /* memmem */
 #include "model_impl.h"
 
 #include <errno.h>
@@ -40,6 +41,7 @@ typedef struct load_ctx {
     json_t *root;              /* the header */
     json_t *meta;              /* its "__metadata__" (borrowed from root) */
     uint32_t crc;              /* "cropnet.crc32" */
+    uint32_t header_crc;       /* CRC-32 of the header bytes with the checksum digits zeroed */
     in_tensor *tensors;        /* in data order */
     in_tensor **by_name;       /* the same, sorted by name */
     size_t count;
@@ -113,6 +115,17 @@ static cn_status read_header(load_ctx *c)
     if (buf[0] != '{') {
         free(buf);
         return FAIL(c, CN_EFORMAT, "not a cropnet model file (the header is not a JSON object)");
+    }
+    /* The checksum covers the header as written, its own 8 digits read as "00000000" (a key
+     * cannot occur inside a JSON string unescaped, so the first match is the field). */
+    char *digits = memmem(buf, (size_t)h, CN_MODEL_CRC_KEY, strlen(CN_MODEL_CRC_KEY));
+    if (digits && (size_t)(digits - buf) + strlen(CN_MODEL_CRC_KEY) + 8 <= (size_t)h) {
+        digits += strlen(CN_MODEL_CRC_KEY);
+        char keep[8];
+        memcpy(keep, digits, 8);
+        memset(digits, '0', 8);
+        c->header_crc = cn_crc32(0, buf, (size_t)h);
+        memcpy(digits, keep, 8);
     }
     json_error_t err;
     c->root = json_loadb(buf, (size_t)h, JSON_REJECT_DUPLICATES, &err);
@@ -306,7 +319,7 @@ static cn_status read_data(load_ctx *c)
     cn_status st = read_exact(c, c->data, n);
     if (st)
         return st;
-    if (cn_crc32(0, c->data, n) != c->crc)
+    if (cn_crc32(c->header_crc, c->data, n) != c->crc)
         return FAIL(c, CN_EFORMAT, "checksum mismatch (file corrupt)");
     unsigned char *p = (unsigned char *)c->data;
     for (size_t i = 0; i < n / 4; i++) {

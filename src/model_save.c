@@ -194,6 +194,30 @@ static cn_status write_file(const char *path, const char *header, size_t hlen,
     return err ? cn_model_fail(path, CN_EIO, "%s: %s", what, strerror(err)) : CN_OK;
 }
 
+/* Pads the header with spaces so the data starts 8-byte aligned, then writes the checksum into
+ * it: the CRC-32 of the padded header (its checksum digits still "00000000") followed by the data,
+ * so a flipped byte anywhere in the file, metadata included, is caught on load. */
+static cn_status seal_header(char **header, size_t *hlen, const unsigned char *data, size_t dlen)
+{
+    size_t len = strlen(*header), padded = (len + 7) & ~(size_t)7;
+    char *h = realloc(*header, padded + 1);
+    if (!h)
+        return cn_set_error(CN_ENOMEM, "model: out of memory");
+    memset(h + len, ' ', padded - len);
+    h[padded] = '\0';
+    *header = h;
+    *hlen = padded;
+    char *digits = strstr(h, CN_MODEL_CRC_KEY);
+    if (!digits)
+        return cn_set_error(CN_EINVAL, "model: checksum field missing from the header");
+    digits += strlen(CN_MODEL_CRC_KEY);
+    uint32_t crc = cn_crc32(cn_crc32(0, h, padded), data, dlen);
+    char hex[9];
+    snprintf(hex, sizeof hex, "%08lx", (unsigned long)crc);
+    memcpy(digits, hex, 8);
+    return CN_OK;
+}
+
 cn_status cn_model_save(const cn_model *model, const char *path)
 {
     if (!model || !path)
@@ -207,10 +231,13 @@ cn_status cn_model_save(const cn_model *model, const char *path)
         st = list_push(&l, model->tensor_names[i], false, model->tensors[i]);
     if (!st)
         st = encode_data(&l, &data, &dlen);
+    size_t hlen = 0;
     if (!st)
-        st = build_header(model, &l, cn_crc32(0, data, dlen), &header);
+        st = build_header(model, &l, 0, &header);
     if (!st)
-        st = write_file(path, header, strlen(header), data, dlen);
+        st = seal_header(&header, &hlen, data, dlen);
+    if (!st)
+        st = write_file(path, header, hlen, data, dlen);
     else
         st = cn_model_fail(path, st, "%s", cn_last_error());
     free(header);
