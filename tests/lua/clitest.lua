@@ -1,0 +1,66 @@
+-- clitest: runs the built `cropnet` command from busted specs and captures what it did.
+--
+--   local clitest = require "clitest"
+--   local r = clitest.run("classify", img, model, "-o", out)  -- r.code, r.stdout, r.stderr
+--   clitest.tmp("name.tif")                                    -- a path in the scratch folder
+--   clitest.exists(path), clitest.data(rel)                     -- ../shared/data/<rel> or nil
+--
+-- Arguments are shell-quoted, so any path works. ctest sets CROPNET_BIN, CROPNET_TMP and
+-- CROPNET_SOURCE (tests/CMakeLists.txt).
+local clitest = {}
+
+clitest.bin = os.getenv("CROPNET_BIN") or "cropnet"
+clitest.dir = os.getenv("CROPNET_TMP") or "/tmp"
+clitest.source = os.getenv("CROPNET_SOURCE") or "."
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+clitest.quote = quote
+
+local function slurp(path)
+  local f = io.open(path, "rb")
+  if not f then return "" end
+  local s = f:read("a")
+  f:close()
+  os.remove(path)
+  return s
+end
+
+-- Runs a shell command line (already quoted); returns {code, stdout, stderr}.
+function clitest.sh(line)
+  local out, err = os.tmpname(), os.tmpname()
+  local ok, how, code = os.execute(line .. " >" .. quote(out) .. " 2>" .. quote(err) .. " </dev/null")
+  if how == "signal" then code = 128 + code end
+  return { code = ok and 0 or code, stdout = slurp(out), stderr = slurp(err) }
+end
+
+-- Runs `cropnet ARGS...`.
+function clitest.run(...)
+  local parts = { quote(clitest.bin) }
+  for _, a in ipairs({ ... }) do parts[#parts + 1] = quote(a) end
+  return clitest.sh(table.concat(parts, " "))
+end
+
+function clitest.tmp(name)
+  return clitest.dir .. "/" .. name
+end
+
+function clitest.exists(path)
+  local f = io.open(path, "rb")
+  if f then f:close() return true end
+  return false
+end
+
+-- A file of ../shared/data, or nil when that folder is absent (the caller then skips, saying so).
+function clitest.data(rel)
+  local path = clitest.source .. "/../shared/data/" .. rel
+  return clitest.exists(path) and path or nil
+end
+
+-- The one-line error contract: exactly one line on stderr, "cropnet: ...".
+function clitest.one_line_error(r)
+  return r.code ~= 0 and r.stderr:match("^cropnet: [^\n]+\n$") ~= nil
+end
+
+return clitest
