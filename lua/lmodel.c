@@ -155,6 +155,41 @@ static int md_set_meta(lua_State *L)
     return 1;
 }
 
+/* model:set_tensor(name, t): stores t (a copy) under name, e.g. "norm.mean"; returns model. */
+static int md_set_tensor(lua_State *L)
+{
+    cn_model *m = checkmodel(L, 1);
+    const char *name = luaL_checkstring(L, 2);
+    cn_tensor *src = lcn_checktensor(L, 3), *copy;
+    int64_t zero = 0;
+    if (cn_tensor_new(1, &zero, &copy))
+        return lcn_fail(L);
+    cn_status st = cn_tensor_copy(copy, src);
+    if (!st)
+        st = cn_model_set_tensor(m, name, copy);
+    cn_tensor_release(copy); /* the model holds its own reference */
+    if (st)
+        return lcn_fail(L);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* model:tensor(name) → a copy of the stored tensor, or nil. */
+static int md_tensor(lua_State *L)
+{
+    cn_model *m = checkmodel(L, 1);
+    cn_tensor *t = cn_model_get_tensor(m, luaL_checkstring(L, 2));
+    if (!t) {
+        lua_pushnil(L);
+        return 1;
+    }
+    int64_t zero = 0;
+    cn_tensor *copy = lcn_pushnewtensor(L, 1, &zero);
+    if (cn_tensor_copy(copy, t))
+        return lcn_fail(L);
+    return 1;
+}
+
 static int md_tostring(lua_State *L)
 {
     lcn_model *u = luaL_checkudata(L, 1, LCN_MODEL);
@@ -195,6 +230,7 @@ static int md_index(lua_State *L)
 static const luaL_Reg model_methods[] = {
     {"save", md_save}, {"forward", md_forward}, {"predict", md_predict},
     {"meta", md_meta}, {"set_meta", md_set_meta}, {"close", md_gc},
+    {"set_tensor", md_set_tensor}, {"tensor", md_tensor},
     {NULL, NULL},
 };
 

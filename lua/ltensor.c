@@ -270,6 +270,17 @@ static int t_argmax(lua_State *L)
     return 1;
 }
 
+/* t:standardize(mean, std): columns scaled in place, (x − mean) / std; returns t. */
+static int t_standardize(lua_State *L)
+{
+    lcn_tensor *u = lcn_checktensorud(L, 1);
+    cn_tensor *mean = lcn_checktensor(L, 2), *std = lcn_checktensor(L, 3);
+    if (cn_tensor_standardize(u->t, mean, std))
+        return lcn_fail(L);
+    lua_settop(L, 1);
+    return 1;
+}
+
 static int t_tostring(lua_State *L)
 {
     lcn_tensor *u = luaL_checkudata(L, 1, LCN_TENSOR);
@@ -317,6 +328,7 @@ static const luaL_Reg tensor_methods[] = {
     {"size", t_size},     {"dim", t_dim},         {"numel", t_numel},   {"get", t_get},
     {"set", t_set},       {"totable", t_totable}, {"fill", t_fill},     {"clone", t_clone},
     {"copy", t_copy},     {"resize", t_resize},   {"argmax", t_argmax}, {"close", t_gc},
+    {"standardize", t_standardize},
     {NULL, NULL},
 };
 

@@ -127,6 +127,13 @@ void cn_tensor_fill(cn_tensor *t, float value);
 cn_status cn_tensor_gather_rows(cn_tensor *dst, const cn_tensor *src, const int64_t *index,
                                 int64_t count);
 
+/* Standardises the columns (the last dimension: bands) of x in place, x ← (x − mean) / std, with
+ * mean and std holding one value per column; a std of 0 counts as 1. Errors: CN_ESHAPE. */
+cn_status cn_tensor_standardize(cn_tensor *x, const cn_tensor *mean, const cn_tensor *std);
+/* The same on a raw rows × cols matrix. Errors: CN_EINVAL. */
+cn_status cn_standardize_columns(float *x, int64_t rows, int64_t cols, const float *mean,
+                                 const float *std);
+
 /* ---------------------------------------------------------------- GEMM */
 
 /* C = alpha · op(A) · op(B) + beta · C, row-major, op(X) = X or Xᵀ. M, N, K >= 0; lda, ldb, ldc

@@ -141,3 +141,17 @@ describe("cn.tensor", function()
     assert.error_matches(function() lin.weight:copy(cn.zeros(7)) end, "keeps its size")
   end)
 end)
+
+describe("tensor:standardize", function()
+  it("scales each column by its own mean and std, a zero std counting as one", function()
+    local x = cn.tensor { { 1, 10, 5 }, { 3, 30, 5 } }
+    x:standardize(cn.tensor { 2, 20, 5 }, cn.tensor { 1, 10, 0 })
+    assert.same({ { -1, -1, 0 }, { 1, 1, 0 } }, x:totable())
+  end)
+
+  it("refuses statistics of another band count", function()
+    assert.error_matches(function()
+      cn.zeros(2, 3):standardize(cn.zeros(4), cn.zeros(4))
+    end, "samples %(2 x 3%) but statistics of %(4%) values")
+  end)
+end)
