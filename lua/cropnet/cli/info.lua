@@ -10,12 +10,7 @@ usage: cropnet info MODEL [--json]
 Prints the network, the number of parameters and the metadata of a cropnet model file.
 --json prints one JSON object instead.]]
 
-local function json_string(s)
-  return '"' .. s:gsub('[%c"\\]', function(c)
-    return ({ ['"'] = '\\"', ['\\'] = '\\\\', ['\n'] = '\\n', ['\t'] = '\\t' })[c]
-      or string.format("\\u%04x", c:byte())
-  end) .. '"'
-end
+local json = require "cropnet.json"
 
 function info.run(args)
   local opts, pos = cli.parse("info", args, { ["--json"] = "flag" })
@@ -30,10 +25,8 @@ function info.run(args)
   local params = 0
   for _, p in ipairs((model.net:parameters())) do params = params + p:numel() end
   if opts.json then
-    local fields = {}
-    for _, k in ipairs(keys) do fields[#fields + 1] = json_string(k) .. ": " .. json_string(meta[k]) end
-    io.stdout:write(string.format('{"path": %s, "network": %s, "parameters": %d, "metadata": {%s}}\n',
-      json_string(pos[1]), json_string(tostring(model.net)), params, table.concat(fields, ", ")))
+    io.stdout:write(json.encode { path = pos[1], network = tostring(model.net), parameters = params,
+                                  metadata = json.object(meta) }, "\n")
   else
     io.stdout:write(pos[1], "\n", tostring(model.net), "\n", string.format("parameters: %d\n", params))
     for _, k in ipairs(keys) do io.stdout:write(k, ": ", meta[k], "\n") end
