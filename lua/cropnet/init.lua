@@ -15,7 +15,6 @@ local cn = {
   zeros = core.zeros,
   randn = core.randn,
   rand = core.rand,
-  train = core.train,
   model = core.model,
   load = core.load,
   core = core,
@@ -23,5 +22,15 @@ local cn = {
 
 cn.nn = require "cropnet.nn"
 cn.optim = require "cropnet.optim"
+
+-- cn.train{inputs = X, targets = Y, ...} runs the training loop on tensors; with image = and
+-- labels = it trains a per-pixel classifier from rasters (cropnet.trainer) and returns a model
+-- ready for cn.classify.
+function cn.train(opts)
+  if type(opts) == "table" and opts.image ~= nil then
+    return require("cropnet.trainer").train(opts)
+  end
+  return core.train(opts)
+end
 
 return cn
