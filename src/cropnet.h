@@ -375,6 +375,8 @@ cn_status cn_model_load(const char *path, cn_model **out);
 /* The file format version this library writes and the newest it reads. */
 #define CN_MODEL_FORMAT_VERSION 1
 
+#include "cropnet_raster.h"
+
 #ifdef __cplusplus
 }
 #endif
