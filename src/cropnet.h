@@ -376,6 +376,7 @@ cn_status cn_model_load(const char *path, cn_model **out);
 #define CN_MODEL_FORMAT_VERSION 1
 
 #include "cropnet_raster.h"
+#include "cropnet_data.h"
 
 #ifdef __cplusplus
 }
