@@ -23,6 +23,7 @@
 #define LCN_CRITERION "cropnet.criterion"
 #define LCN_OPTIM "cropnet.optim"
 #define LCN_MODEL "cropnet.model"
+#define LCN_RASTER "cropnet.raster"
 
 /* A tensor owned by a layer or criterion (its parameters, gradients or output buffers): its shape
  * is fixed from Lua, and it is copied before being passed back into a layer, whose forward may
@@ -82,6 +83,13 @@ void lcn_optim_end(lcn_optim *o);
 cn_optim *lcn_pushdefaultoptim(lua_State *L); /* a new adam with Torch's defaults */
 cn_model **lcn_newmodel(lua_State *L); /* pushes a closed model handle; fill *result */
 
+/* rasters (lraster.c): busy while cn.classify reads it, so close refuses */
+typedef struct lcn_raster {
+    cn_raster *r; /* NULL when closed */
+    int busy;
+} lcn_raster;
+cn_raster *lcn_checkraster(lua_State *L, int idx);
+
 /* Registration of each file's functions into the module table at the stack top. */
 void lcn_open_tensor(lua_State *L);
 void lcn_open_nn(lua_State *L);
@@ -89,6 +97,8 @@ void lcn_open_criterion(lua_State *L);
 void lcn_open_optim(lua_State *L);
 void lcn_open_train(lua_State *L);
 void lcn_open_model(lua_State *L);
+void lcn_open_raster(lua_State *L);
+void lcn_open_classify(lua_State *L);
 
 /* Creates metatable tname with methods (reached through __index unless index is given) and
  * metamethods; leaves the stack as it found it. */

@@ -170,8 +170,9 @@ void cn_labelmap_abort(cn_labelmap *lm);
 /* ---------------------------------------------------------------- per-pixel prediction */
 
 /* A model's raster metadata, read once: band count, classes, normalisation, receptive field.
- * The model is borrowed and must outlive the predictor; its network's forward buffers are used,
- * so one predictor (and model) per thread. */
+ * The predictor keeps a reference to the model's network (the model itself may be freed after
+ * open) and runs it, using the layers' own forward buffers: one predictor per network and
+ * thread. */
 typedef struct cn_pixel_model cn_pixel_model;
 
 /* Reads meta "bands", "classes", "input" (must be "pixel"), "receptive_field" (1 or absent),
@@ -241,7 +242,8 @@ cn_status cn_classify_plan(int width, int height, int bands, int classes, bool c
  * Errors: CN_EINVAL, CN_EFORMAT, CN_EIO, CN_ENOMEM, CN_ECANCELLED. */
 cn_status cn_classify(const char *image, cn_model *model, const char *map_path,
                       const cn_classify_options *opt);
-/* The same with an open raster (left open). */
+/* The same with an open raster (left open). The model is read before the first progress call
+ * only (the network is kept by reference), so a callback may free the model but not the image. */
 cn_status cn_classify_raster(cn_raster *image, cn_model *model, const char *map_path,
                              const cn_classify_options *opt);
 

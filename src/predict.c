@@ -15,8 +15,8 @@
 #include <string.h>
 
 struct cn_pixel_model {
-    cn_model *model;        /* borrowed */
-    cn_layer *net;          /* borrowed from the model */
+    cn_model *model;        /* borrowed, during open only */
+    cn_layer *net;          /* one reference: the predictor outlives the model if need be */
     int bands;              /* input features */
     cn_class_info *classes; /* K entries, network output order (owned) */
     size_t nclasses;        /* K */
@@ -157,7 +157,7 @@ cn_status cn_pixel_model_open(cn_model *model, cn_pixel_model **out)
     if (!pm)
         return cn_set_error(CN_ENOMEM, "model: out of memory");
     pm->model = model;
-    pm->net = cn_model_net(model);
+    pm->net = cn_layer_retain(cn_model_net(model));
     cn_status st;
     if ((st = read_kind(pm)) || (st = read_bands(pm)) || (st = read_classes(pm)) ||
         (st = read_norm(pm)) || (st = read_band_names(pm)))
@@ -175,6 +175,7 @@ cn_status cn_pixel_model_open(cn_model *model, cn_pixel_model **out)
     }
     if ((st = cn_tensor_new2(CN_PREDICT_BATCH, pm->bands, &pm->batch)))
         goto fail;
+    pm->model = NULL;
     *out = pm;
     return CN_OK;
 fail:
@@ -193,6 +194,7 @@ void cn_pixel_model_close(cn_pixel_model *pm)
     free(pm->mean);
     free(pm->inv_std);
     cn_tensor_release(pm->batch);
+    cn_layer_release(pm->net);
     free(pm);
 }
 

@@ -34,10 +34,17 @@ cn_status cn_raster_open(const char *path, cn_raster **out)
     *out = NULL;
     cn_gdal_init();
     struct stat st;
-    if (strncmp(path, "/vsi", 4) != 0 && stat(path, &st) != 0 && errno == ENOENT)
-        return cn_set_error(CN_EIO, "%s: no such file", path);
-    if (strncmp(path, "/vsi", 4) != 0 && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return cn_set_error(CN_EFORMAT, "%s: is a folder, not a raster GDAL can read", path);
+    if (strncmp(path, "/vsi", 4) != 0) { /* GDAL's virtual paths have no stat */
+        if (stat(path, &st) != 0) {
+            if (errno == ENOENT)
+                return cn_set_error(CN_EIO, "%s: no such file", path);
+        } else if (S_ISDIR(st.st_mode)) {
+            return cn_set_error(CN_EFORMAT, "%s: is a folder, not a raster GDAL can read", path);
+        } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
+            return cn_set_error(CN_EFORMAT, "%s: not a raster GDAL can read: the file is empty",
+                                path);
+        }
+    }
     CPLErrorReset();
     GDALDatasetH ds = GDALOpenEx(path, GDAL_OF_RASTER | GDAL_OF_READONLY, NULL, NULL, NULL);
     if (!ds)

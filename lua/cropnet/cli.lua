@@ -9,6 +9,7 @@ local cli = {}
 local commands = {
   { name = "demo", about = "train the lecture's models on the embedded default and print accuracies" },
   { name = "train", about = "train a per-pixel classifier from an image and labels" },
+  { name = "classify", about = "classify an image with a model into a crop map" },
   { name = "run", about = "run a Lua script with the cropnet module loaded" },
   { name = "info", about = "describe a model file" },
 }

@@ -17,6 +17,8 @@ local cn = {
   rand = core.rand,
   model = core.model,
   load = core.load,
+  raster = core.raster,       -- cn.raster.open(path), same_grid, cache_max
+  classify = core.classify,   -- cn.classify{model =, image =, output =, ...}
   core = core,
 }
 
