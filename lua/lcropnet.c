@@ -105,6 +105,7 @@ int luaopen_cropnet_core(lua_State *L)
     lcn_open_optim(L);
     lcn_open_train(L);
     lcn_open_model(L);
+    lcn_open_data(L);
     lcn_open_raster(L);
     lcn_open_classify(L);
     return 1;

@@ -97,6 +97,7 @@ void lcn_open_criterion(lua_State *L);
 void lcn_open_optim(lua_State *L);
 void lcn_open_train(lua_State *L);
 void lcn_open_model(lua_State *L);
+void lcn_open_data(lua_State *L);
 void lcn_open_raster(lua_State *L);
 void lcn_open_classify(lua_State *L);
 

@@ -139,6 +139,8 @@ cn_status cn_labels_from_vector(const char *vector_path, const char *field, cons
 typedef struct cn_label_source {
     char *path;      /* a label raster to read (owned) */
     char *temp_dir;  /* the temporary folder holding path when rasterised from a vector, or NULL */
+    cn_class_info *classes; /* a vector's classes (cn_labels_from_vector), else NULL (owned) */
+    size_t nclasses;
 } cn_label_source;
 
 /* When path opens as a raster, out->path is a copy of it (field and image unused). Otherwise it

@@ -27,6 +27,7 @@ void cn_label_source_free(cn_label_source *s)
         rmdir(s->temp_dir);
     free(s->path);
     free(s->temp_dir);
+    free(s->classes);
     memset(s, 0, sizeof *s);
 }
 
@@ -73,7 +74,8 @@ cn_status cn_labels_resolve(const char *path, const char *field, const char *ima
         return cn_set_error(CN_EIO, "%s: cannot make a temporary folder in %s", path, tmp);
     }
     snprintf(out->path, n + sizeof "/labels.tif", "%s/labels.tif", out->temp_dir);
-    cn_status st = cn_labels_from_vector(path, field, image_path, out->path, NULL, NULL);
+    cn_status st = cn_labels_from_vector(path, field, image_path, out->path, &out->classes,
+                                          &out->nclasses);
     if (st)
         cn_label_source_free(out);
     return st;

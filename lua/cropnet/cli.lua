@@ -10,6 +10,8 @@ local commands = {
   { name = "demo", about = "train the lecture's models on the embedded default and print accuracies" },
   { name = "train", about = "train a per-pixel classifier from an image and labels" },
   { name = "classify", about = "classify an image with a model into a crop map" },
+  { name = "split", about = "split a label raster into training and test labels" },
+  { name = "eval", about = "measure a crop map against reference labels" },
   { name = "run", about = "run a Lua script with the cropnet module loaded" },
   { name = "info", about = "describe a model file" },
 }

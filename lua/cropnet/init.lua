@@ -19,6 +19,8 @@ local cn = {
   load = core.load,
   raster = core.raster,       -- cn.raster.open(path), same_grid, cache_max
   classify = core.classify,   -- cn.classify{model =, image =, output =, ...}
+  data = core.data,           -- samples, band_stats, split, labels_from_vector
+  evaluate = core.data.evaluate, -- cn.evaluate(map, reference)
   core = core,
 }
 
