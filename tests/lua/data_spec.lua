@@ -361,6 +361,21 @@ describe("cn.data.labels_from_vector", function()
     assert.equal(2, v[7 * 10 + 9 + 1])
   end)
 
+  it("removes a temporary label raster when the Lua state closes", function()
+    write(path("temp.lua"), string.format([[
+      local cn = require "cropnet"
+      local out = assert(cn.data.labels_from_vector(%q, "crop", %q))
+      assert(io.open(out)):close()
+      print(out)
+    ]], geojson, img))
+    local res = clitest.run("run", path("temp.lua"))
+    assert.equal(0, res.code, res.stderr)
+    local out = res.stdout:match("^(.-)\n$")
+    assert.truthy(out:find("/cropnet%-labels%-"))
+    assert.is_false(clitest.exists(out))
+    assert.is_false(clitest.exists((out:gsub("/labels%.tif$", ""))))
+  end)
+
   it("names the available fields when the field is missing", function()
     local out, err = cn.data.labels_from_vector(geojson, "class", img, path("none.tif"))
     assert.is_nil(out)
