@@ -377,6 +377,7 @@ cn_status cn_model_load(const char *path, cn_model **out);
 
 #include "cropnet_raster.h"
 #include "cropnet_data.h"
+#include "cropnet_scene.h"
 
 #ifdef __cplusplus
 }
