@@ -108,5 +108,6 @@ int luaopen_cropnet_core(lua_State *L)
     lcn_open_data(L);
     lcn_open_raster(L);
     lcn_open_classify(L);
+    lcn_open_scene(L);
     return 1;
 }

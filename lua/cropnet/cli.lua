@@ -8,6 +8,8 @@ local cli = {}
 
 local commands = {
   { name = "demo", about = "train the lecture's models on the embedded default and print accuracies" },
+  { name = "import", about = "convert a MATLAB .mat benchmark scene or label map to GeoTIFF" },
+  { name = "synth", about = "generate a synthetic field scene and its labels (the embedded default)" },
   { name = "train", about = "train a per-pixel classifier from an image and labels" },
   { name = "classify", about = "classify an image with a model into a crop map" },
   { name = "split", about = "split a label raster into training and test labels" },
@@ -82,6 +84,21 @@ function cli.number(command, opts, key, default, lo, hi, integer)
       integer and "an integer" or "a number", lo, hi, s))
   end
   return v
+end
+
+-- GDAL's terminal progress ("0...10...20...30...40...50...60...70...80...90...100 - done.") on out
+-- as a progress function for the commands' long runs.
+function cli.term_progress(out)
+  local last = -1
+  return function(fraction)
+    local tick = math.floor(math.max(0, math.min(1, fraction)) * 40 + 1e-9)
+    for t = last + 1, tick do
+      out:write(t % 4 == 0 and tostring(t // 4 * 10) or ".")
+      if t == 40 then out:write(" - done.\n") end
+    end
+    if tick > last then last = tick; out:flush() end
+    return true
+  end
 end
 
 -- The project's (or the installed) samples folder, found from where this module was loaded.

@@ -21,6 +21,7 @@ local cn = {
   classify = core.classify,   -- cn.classify{model =, image =, output =, ...}
   data = core.data,           -- samples, band_stats, split, labels_from_vector
   evaluate = core.data.evaluate, -- cn.evaluate(map, reference)
+  scene = core.scene,         -- import, mat_variables, synth, benchmark_classes, synth_classes
   core = core,
 }
 

@@ -1,0 +1,410 @@
+/*
+ * lscene.c — cn.scene: where scenes come from. MAT files of the hyperspectral benchmarks listed
+ * and imported to GeoTIFF, the benchmarks' class tables, and the synthetic field scene.
+ *
+ *   cn.scene.mat_variables(path)        → { {name=, class=, dims={...}, complex=, importable=} }
+ *   cn.scene.import(src, out [, {var=, progress=}])                         → true, info
+ *   cn.scene.synth{output=, labels=, width=, height=, bands=, classes=, seed=, threads=,
+ *                  progress=}                                              → true, info
+ *   cn.scene.benchmark_classes(name)        → { {id=, name=, color="#rrggbb"}, ... }
+ *   cn.scene.synth_classes(k)               → the same for the synthetic scene's k classes
+ *   cn.scene.synth_defaults()           → {width=256, height=256, bands=32, classes=6, seed=1}
+ *
+ * Failures the caller could not have checked (a missing, truncated or foreign file, an unwritable
+ * folder, an option out of range) return nil and "path: reason"; a wrong argument type raises.
+ * A progress function runs under lua_pcall inside the C callback, so its error never unwinds
+ * through C frames that own buffers and temporary files: the run is cancelled, cleans up, and the
+ * error is raised again here. SIGINT and SIGTERM cancel the same way (third result "interrupted"),
+ * so an interrupted run leaves no temporary file behind.
+ */
+#include "lcropnet.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static volatile sig_atomic_t interrupted; /* the signal number, 0 when none */
+
+static void on_signal(int sig)
+{
+    if (interrupted) { /* asked twice: stop now, as without us */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        return;
+    }
+    interrupted = sig;
+}
+
+typedef struct scene_run {
+    lua_State *L;
+    int fn;          /* stack index of the progress function, 0 if none */
+    double fraction;
+    int stop;        /* progress returned false */
+    int failed;      /* progress raised; its error object is at the stack top */
+    struct sigaction old_int, old_term;
+} scene_run;
+
+static int call_progress(lua_State *L)
+{
+    scene_run *r = lua_touserdata(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushnumber(L, r->fraction);
+    lua_call(L, 1, 1);
+    r->stop = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+    return 0;
+}
+
+/* The cn_progress_fn: non-zero goes on. */
+static int trampoline(double fraction, const char *message, void *data)
+{
+    (void)message;
+    scene_run *r = data;
+    if (interrupted)
+        return 0;
+    if (!r->fn)
+        return 1;
+    lua_State *L = r->L;
+    int base = lua_gettop(L);
+    r->fraction = fraction;
+    lua_pushcfunction(L, lcn_traceback);
+    lua_pushcfunction(L, call_progress);
+    lua_pushlightuserdata(L, r);
+    lua_pushvalue(L, r->fn);
+    if (lua_pcall(L, 2, 0, base + 1) != LUA_OK) {
+        lua_remove(L, base + 1); /* keep the error object alone at the top */
+        r->failed = 1;
+        return 0;
+    }
+    lua_settop(L, base);
+    return !r->stop && !interrupted;
+}
+
+/* Sets up the run: fn is the stack index of a progress function (or 0). */
+static void run_begin(lua_State *L, scene_run *r, int fn)
+{
+    memset(r, 0, sizeof *r);
+    r->L = L;
+    r->fn = fn;
+    luaL_checkstack(L, 8, "cn.scene");
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    interrupted = 0;
+    sigaction(SIGINT, &sa, &r->old_int);
+    sigaction(SIGTERM, &sa, &r->old_term);
+}
+
+/* Ends the run: raises the callback's error, or pushes nil, message [, "interrupted"] for a
+ * failure (returns the count), or 0 on success. */
+static int run_end(lua_State *L, scene_run *r, cn_status st, const char *what)
+{
+    sigaction(SIGINT, &r->old_int, NULL);
+    sigaction(SIGTERM, &r->old_term, NULL);
+    int sig = interrupted;
+    interrupted = 0;
+    if (r->failed)
+        return lua_error(L);
+    if (st == CN_OK)
+        return 0;
+    if (st == CN_ENOMEM)
+        return lcn_fail(L);
+    if (st == CN_ECANCELLED && sig)
+        cn_set_error(st, "%s: interrupted by %s", what, sig == SIGINT ? "SIGINT" : "SIGTERM");
+    lua_pushnil(L);
+    lua_pushstring(L, cn_last_error());
+    if (!sig)
+        return 2;
+    lua_pushliteral(L, "interrupted");
+    return 3;
+}
+
+static void push_rgb(lua_State *L, const uint8_t rgb[3])
+{
+    char hex[8];
+    snprintf(hex, sizeof hex, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+    lua_pushstring(L, hex);
+}
+
+static void push_class(lua_State *L, int index, int id, const char *name, const uint8_t rgb[3])
+{
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    push_rgb(L, rgb);
+    lua_setfield(L, -2, "color");
+    lua_rawseti(L, -2, index);
+}
+
+/* mat_variables(path) → list of {name, class, dims, complex, importable} */
+static int l_mat_variables(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    cn_mat_list list;
+    cn_status st = cn_mat_list_read(path, &list);
+    if (st == CN_ENOMEM)
+        return lcn_fail(L);
+    if (st) {
+        lua_pushnil(L);
+        lua_pushstring(L, cn_last_error());
+        return 2;
+    }
+    lua_createtable(L, (int)list.count, 0);
+    for (size_t i = 0; i < list.count; i++) {
+        const cn_mat_variable *v = &list.vars[i];
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, v->name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, v->mat_class);
+        lua_setfield(L, -2, "class");
+        lua_createtable(L, v->rank, 0);
+        for (int d = 0; d < v->rank && d < CN_MAT_MAX_RANK; d++) {
+            lua_pushinteger(L, (lua_Integer)v->dims[d]);
+            lua_rawseti(L, -2, d + 1);
+        }
+        lua_setfield(L, -2, "dims");
+        lua_pushboolean(L, v->complex);
+        lua_setfield(L, -2, "complex");
+        lua_pushboolean(L, cn_mat_variable_importable(v));
+        lua_setfield(L, -2, "importable");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    cn_mat_list_free(&list);
+    return 1;
+}
+
+static void push_report(lua_State *L, const cn_import_report *r)
+{
+    lua_createtable(L, 0, 14);
+    lua_pushstring(L, r->variable);
+    lua_setfield(L, -2, "variable");
+    lua_pushboolean(L, r->picked);
+    lua_setfield(L, -2, "picked");
+    lua_pushinteger(L, (lua_Integer)r->importable);
+    lua_setfield(L, -2, "importable");
+    lua_pushinteger(L, r->version);
+    lua_setfield(L, -2, "version");
+    lua_pushstring(L, r->kind == CN_SCENE_LABELS ? "labels" : "image");
+    lua_setfield(L, -2, "kind");
+    lua_pushstring(L, r->mat_class);
+    lua_setfield(L, -2, "class");
+    if (r->stored_as) {
+        lua_pushstring(L, r->stored_as);
+        lua_setfield(L, -2, "stored_as");
+    }
+    lua_pushstring(L, r->gdal_type);
+    lua_setfield(L, -2, "type");
+    lua_pushinteger(L, r->width);
+    lua_setfield(L, -2, "width");
+    lua_pushinteger(L, r->height);
+    lua_setfield(L, -2, "height");
+    lua_pushinteger(L, r->bands);
+    lua_setfield(L, -2, "bands");
+    if (r->kind == CN_SCENE_LABELS) {
+        lua_pushinteger(L, r->max_id);
+        lua_setfield(L, -2, "max_id");
+        lua_pushinteger(L, r->labelled);
+        lua_setfield(L, -2, "labelled");
+        if (r->benchmark) {
+            lua_pushstring(L, r->benchmark->key);
+            lua_setfield(L, -2, "benchmark");
+        }
+    }
+}
+
+/* The progress option of the table at idx: its stack index, or 0. Raises unless a function. */
+static int progress_opt(lua_State *L, int idx, const char *fname)
+{
+    int t = lua_getfield(L, idx, "progress");
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (t != LUA_TFUNCTION)
+        luaL_error(L, "%s: option 'progress' must be a function (got %s)", fname,
+                   luaL_typename(L, -1));
+    return lua_gettop(L);
+}
+
+/* import(src, out [, {var=, progress=}]) → true, info */
+static int l_import(lua_State *L)
+{
+    const char *src = luaL_checkstring(L, 1), *out = luaL_checkstring(L, 2);
+    cn_import_options o;
+    memset(&o, 0, sizeof o);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        int t = lua_getfield(L, 3, "var");
+        if (t == LUA_TSTRING)
+            o.variable = lua_tostring(L, -1); /* stays on the stack during the call */
+        else if (t != LUA_TNIL)
+            return luaL_error(L, "cn.scene.import: option 'var' must be a string (got %s)",
+                              luaL_typename(L, -1));
+    }
+    scene_run run;
+    run_begin(L, &run, lua_istable(L, 3) ? progress_opt(L, 3, "cn.scene.import") : 0);
+    o.progress = trampoline;
+    o.progress_data = &run;
+    cn_import_report rep;
+    cn_status st = cn_mat_import(src, out, &o, &rep);
+    int n = run_end(L, &run, st, out);
+    if (n)
+        return n;
+    lua_pushboolean(L, 1);
+    push_report(L, &rep);
+    return 2;
+}
+
+/* An integer option of the table at 1 within [lo, hi] (default when absent). Out of range is
+ * left to the C core's message; a non-integer raises. */
+static lua_Integer int_opt(lua_State *L, const char *name, lua_Integer def)
+{
+    int t = lua_getfield(L, 1, name);
+    lua_Integer v = def;
+    if (t != LUA_TNIL) {
+        int isnum;
+        v = lua_tointegerx(L, -1, &isnum);
+        if (!isnum)
+            luaL_error(L, "cn.scene.synth: option '%s' must be an integer (got %s)", name,
+                       t == LUA_TNUMBER ? "a fraction" : luaL_typename(L, -1));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static int clamp_int(lua_Integer v)
+{
+    return v < -1 ? -1 : v > 2000000000 ? 2000000000 : (int)v; /* the core refuses either end */
+}
+
+/* synth{output=, labels=, width=, height=, bands=, classes=, seed=, threads=, progress=} */
+static int l_synth(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    static const char *const known[] = {"output", "labels", "width", "height", "bands", "classes",
+                                        "seed", "threads", "progress", NULL};
+    lua_pushnil(L);
+    while (lua_next(L, 1)) {
+        bool ok = false;
+        for (int i = 0; known[i] && lua_type(L, -2) == LUA_TSTRING; i++)
+            ok = ok || strcmp(lua_tostring(L, -2), known[i]) == 0;
+        if (!ok)
+            return luaL_error(L, "cn.scene.synth: unknown option '%s'",
+                              lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+        lua_pop(L, 1);
+    }
+    const char *paths[2];
+    static const char *const path_keys[] = {"output", "labels"};
+    for (int i = 0; i < 2; i++) {
+        if (lua_getfield(L, 1, path_keys[i]) != LUA_TSTRING)
+            return luaL_error(L, "cn.scene.synth: option '%s' must be a path (got %s)",
+                              path_keys[i], luaL_typename(L, -1));
+        paths[i] = lua_tostring(L, -1); /* stays on the stack */
+    }
+    cn_synth_options o;
+    cn_synth_defaults(&o);
+    o.width = clamp_int(int_opt(L, "width", o.width));
+    o.height = clamp_int(int_opt(L, "height", o.height));
+    o.bands = clamp_int(int_opt(L, "bands", o.bands));
+    o.classes = clamp_int(int_opt(L, "classes", o.classes));
+    o.threads = clamp_int(int_opt(L, "threads", 0));
+    o.seed = (uint64_t)int_opt(L, "seed", 1);
+    scene_run run;
+    run_begin(L, &run, progress_opt(L, 1, "cn.scene.synth"));
+    o.progress = trampoline;
+    o.progress_data = &run;
+    cn_status st = cn_synth_write(paths[0], paths[1], &o);
+    int n = run_end(L, &run, st, paths[0]);
+    if (n)
+        return n;
+    lua_pushboolean(L, 1);
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, o.width);
+    lua_setfield(L, -2, "width");
+    lua_pushinteger(L, o.height);
+    lua_setfield(L, -2, "height");
+    lua_pushinteger(L, o.bands);
+    lua_setfield(L, -2, "bands");
+    lua_pushinteger(L, o.classes);
+    lua_setfield(L, -2, "classes");
+    lua_pushinteger(L, (lua_Integer)o.seed);
+    lua_setfield(L, -2, "seed");
+    lua_pushinteger(L, CN_SYNTH_EPSG);
+    lua_setfield(L, -2, "epsg");
+    return 2;
+}
+
+/* benchmark_classes(name) → classes, key; nil and a message for an unknown name */
+static int l_benchmark_classes(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    const cn_benchmark *bm = cn_benchmark_find(name);
+    if (!bm) {
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        for (size_t i = 0; cn_benchmark_at(i); i++) {
+            luaL_addstring(&b, i ? ", " : "");
+            luaL_addstring(&b, cn_benchmark_at(i)->key);
+        }
+        luaL_pushresult(&b);
+        lua_pushnil(L);
+        lua_pushfstring(L, "unknown benchmark '%s' (known: %s)", name, lua_tostring(L, -2));
+        return 2;
+    }
+    lua_createtable(L, (int)bm->count, 0);
+    for (size_t i = 0; i < bm->count; i++)
+        push_class(L, (int)i + 1, bm->classes[i].id, bm->classes[i].name, bm->classes[i].rgb);
+    lua_pushstring(L, bm->key);
+    return 2;
+}
+
+/* synth_classes(k) → the synthetic scene's first k classes */
+static int l_synth_classes(lua_State *L)
+{
+    lua_Integer k = luaL_optinteger(L, 1, 6);
+    luaL_argcheck(L, k >= 1 && k <= CN_SYNTH_MAX_CLASSES, 1, "class count out of range");
+    lua_createtable(L, (int)k, 0);
+    for (int id = 1; id <= (int)k; id++) {
+        uint8_t rgb[3];
+        cn_synth_class_rgb(id, rgb);
+        push_class(L, id, id, cn_synth_class_name(id), rgb);
+    }
+    return 1;
+}
+
+static int l_synth_defaults(lua_State *L)
+{
+    cn_synth_options o;
+    cn_synth_defaults(&o);
+    lua_createtable(L, 0, 5);
+    lua_pushinteger(L, o.width);
+    lua_setfield(L, -2, "width");
+    lua_pushinteger(L, o.height);
+    lua_setfield(L, -2, "height");
+    lua_pushinteger(L, o.bands);
+    lua_setfield(L, -2, "bands");
+    lua_pushinteger(L, o.classes);
+    lua_setfield(L, -2, "classes");
+    lua_pushinteger(L, (lua_Integer)o.seed);
+    lua_setfield(L, -2, "seed");
+    return 1;
+}
+
+static const luaL_Reg scene_functions[] = {
+    {"mat_variables", l_mat_variables},
+    {"import", l_import},
+    {"synth", l_synth},
+    {"benchmark_classes", l_benchmark_classes},
+    {"synth_classes", l_synth_classes},
+    {"synth_defaults", l_synth_defaults},
+    {NULL, NULL},
+};
+
+void lcn_open_scene(lua_State *L)
+{
+    luaL_newlib(L, scene_functions);
+    lua_setfield(L, -2, "scene");
+}
