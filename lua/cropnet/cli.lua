@@ -7,7 +7,7 @@
 local cli = {}
 
 local commands = {
-  { name = "demo", about = "train the lecture's models on the embedded default and print accuracies" },
+  { name = "demo", about = "the main job on the embedded default: split, train, classify, evaluate" },
   { name = "import", about = "convert a MATLAB .mat benchmark scene or label map to GeoTIFF" },
   { name = "synth", about = "generate a synthetic field scene and its labels (the embedded default)" },
   { name = "train", about = "train a per-pixel classifier from an image and labels" },
