@@ -29,6 +29,11 @@ struct cn_raster {
     bool has_gt;
     char *wkt;            /* owned; "" when no CRS */
     cn_raster_band *bands;/* nbands entries */
+    GDALDataType common;  /* the type every band shares, GDT_Unknown when they differ */
+    bool direct_pixels;   /* an uncompressed pixel-interleaved GeoTIFF read with direct I/O:
+                             windows are read pixel-interleaved in one call */
+    void *scratch;        /* band-sequential chunk of the other layouts (owned) */
+    size_t scratch_size;  /* bytes allocated at scratch */
 };
 
 /* Rewrites the current error as "prefix: rest", where rest is the message without a leading

@@ -144,6 +144,70 @@ static void window_reads_the_right_pixels(void)
     cn_raster_close(r);
 }
 
+/* Uncompressed GeoTIFFs are read straight from the file, compressed ones through GDAL's blocks;
+ * both, tiled or striped, pixel- or band-interleaved, give the pixels written. */
+static void every_layout_reads_the_pixels_written(void)
+{
+    enum { W = 67, H = 45, B = 5 };
+    float *v = malloc(W * H * B * sizeof *v), out[50 * 31 * B];
+    for (int i = 0; i < W * H * B; i++)
+        v[i] = (float)((i * 2654435761u) % 251);
+    const GDALDataType types[3] = {GDT_Byte, GDT_UInt16, GDT_Float32};
+    const char *layouts[4][5] = {
+        {"TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16", NULL, NULL},
+        {"TILED=YES", "BLOCKXSIZE=16", "BLOCKYSIZE=16", "COMPRESS=DEFLATE", NULL},
+        {"BLOCKYSIZE=7", NULL, NULL, NULL, NULL},
+        {"INTERLEAVE=BAND", "BLOCKYSIZE=7", NULL, NULL, NULL},
+    };
+    for (int t = 0; t < 3; t++)
+        for (int l = 0; l < 4; l++) {
+            const char *path = fixture_path("layout.tif");
+            GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, W, H, B, types[t],
+                                         (char **)layouts[l]);
+            CHECK(GDALDatasetRasterIO(ds, GF_Write, 0, 0, W, H, v, W, H, GDT_Float32, B, NULL,
+                                      B * 4, W * B * 4, 4) == CE_None);
+            GDALClose(ds);
+            cn_raster *r = open_ok(path);
+            if (!r)
+                continue;
+            CHECK_OK(cn_raster_read(r, 3, 5, 50, 31, out, NULL));
+            int wrong = 0;
+            for (int y = 0; y < 31; y++)
+                for (int x = 0; x < 50; x++)
+                    for (int b = 0; b < B; b++)
+                        wrong += out[(y * 50 + x) * B + b] != v[((y + 5) * W + x + 3) * B + b];
+            CHECK(wrong == 0);
+            cn_raster_close(r);
+        }
+    free(v);
+}
+
+/* A band-interleaved source is read in chunks of rows (4 MiB): a window of many chunks comes
+ * out whole and in order. */
+static void windows_longer_than_a_chunk_read_whole(void)
+{
+    enum { W = 2000, H = 13, B = 300 }; /* 600 kB a row: 6 rows a chunk */
+    uint8_t *v = malloc((size_t)W * H * B);
+    for (size_t i = 0; i < (size_t)W * H * B; i++)
+        v[i] = (uint8_t)((i * 2654435761u) >> 13);
+    const char *path = fixture_path("chunks.tif");
+    char *opts[] = {"INTERLEAVE=BAND", NULL};
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), path, W, H, B, GDT_Byte, opts);
+    CHECK(GDALDatasetRasterIO(ds, GF_Write, 0, 0, W, H, v, W, H, GDT_Byte, B, NULL, B, W * B, 1) ==
+          CE_None);
+    GDALClose(ds);
+    cn_raster *r = open_ok(path);
+    float *out = malloc((size_t)W * H * B * sizeof *out);
+    CHECK_OK(cn_raster_read(r, 0, 0, W, H, out, NULL));
+    size_t wrong = 0;
+    for (size_t i = 0; i < (size_t)W * H * B; i++)
+        wrong += out[i] != v[i];
+    CHECK(wrong == 0);
+    cn_raster_close(r);
+    free(out);
+    free(v);
+}
+
 static void window_outside_the_raster_is_refused(void)
 {
     const char *path = fixture_path("bounds.tif");
@@ -353,6 +417,8 @@ int main(void)
     RUN(float64_nodata_is_compared_in_float64);
     RUN(int32_nodata_is_compared_exactly);
     RUN(window_reads_the_right_pixels);
+    RUN(every_layout_reads_the_pixels_written);
+    RUN(windows_longer_than_a_chunk_read_whole);
     RUN(window_outside_the_raster_is_refused);
     RUN(reflect_read_mirrors_without_repeating_the_edge);
     RUN(labels_read_as_integers_with_nodata_as_zero);

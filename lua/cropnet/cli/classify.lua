@@ -18,7 +18,9 @@ invalid pixels, the image's georeference, the model's colours and class names.
                              named after it, nodata -1)
   --tile N                   tile side in pixels (default 512)
   --ram MB                   memory for the tile buffers (default 256); the tile height shrinks
-                             to fit: tile pixels <= MB * 2^20 / (4 * bands + 9 + 4 * classes)
+                             to fit: tile pixels <= MB * 2^20 / bytes per pixel, which are
+                             4 * bands + 5, + 4 with --confidence, + 4 * classes with
+                             --probabilities
   -co NAME=VALUE             GeoTIFF creation option, repeatable (defaults TILED=YES,
                              COMPRESS=DEFLATE, BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF=IF_SAFER)
   -q, --quiet                no progress bar (there is none when stderr is not a terminal)
