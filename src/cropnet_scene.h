@@ -64,7 +64,9 @@ typedef struct cn_mat_list {
     cn_mat_variable *vars;    /* count entries, in file order */
 } cn_mat_list;
 
-/* Lists the variables of a MAT file. The file is checked first: a v5 file's top-level elements
+/* Lists the variables of a MAT file. MAT files are read one at a time per process (matio's logging
+ * and the serial HDF5 library are not thread-safe): concurrent calls of cn_mat_list_read and
+ * cn_mat_import wait for each other. The file is checked first: a v5 file's top-level elements
  * must lie inside the file and every compressed element must inflate completely (zlib checksum
  * included) within its own bytes, so a truncated or corrupt file is refused here rather than
  * half-read. Errors: CN_EIO (missing, unreadable), CN_EFORMAT ("PATH: not a MAT file", "PATH:

@@ -70,6 +70,8 @@ bool cn_mat_variable_importable(const cn_mat_variable *v)
     return rank == 3 || (v->dims[0] > 1 && v->dims[1] > 1);
 }
 
+static pthread_mutex_t matio_lock = PTHREAD_MUTEX_INITIALIZER;
+
 void mat_file_close(mat_file *mf)
 {
     for (size_t i = 0; mf->vars && i < mf->list.count; i++)
@@ -79,6 +81,8 @@ void mat_file_close(mat_file *mf)
         Mat_Close(mf->mat);
     cn_mat_list_free(&mf->list);
     mat_layout_free(&mf->layout);
+    if (mf->locked)
+        pthread_mutex_unlock(&matio_lock);
     memset(mf, 0, sizeof *mf);
 }
 
@@ -145,6 +149,8 @@ cn_status mat_file_open(const char *path, mat_file *mf)
     cn_status st = mat_check(path, &mf->layout);
     if (st)
         return st;
+    pthread_mutex_lock(&matio_lock);
+    mf->locked = true;
     const char *msg;
     mat_log_begin();
     mf->mat = Mat_Open(path, MAT_ACC_RDONLY);
@@ -175,7 +181,7 @@ cn_status mat_file_open(const char *path, mat_file *mf)
             st = cross_check(mf, path, i);
     }
     if (!st && mat_log_failed(&msg))
-        st = cn_set_error(CN_EFORMAT, "%s: corrupt MAT file: %s", path, msg);
+        st = cn_set_error(CN_EFORMAT, "%s: truncated or corrupt MAT file: %s", path, msg);
     if (st)
         mat_file_close(mf);
     return st;
@@ -214,19 +220,26 @@ static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool log_failed;
 static _Thread_local char log_message[256];
 
+static void keep(const char *prefix, const char *text, size_t n)
+{
+    if (n > sizeof log_message - strlen(prefix) - 1)
+        n = sizeof log_message - strlen(prefix) - 1;
+    snprintf(log_message, sizeof log_message, "%s%.*s", prefix, (int)n, text);
+}
+
 static void log_hook(int level, char *message)
 {
     /* errors, critical messages and warnings all mean the data read is not to be trusted */
     if (!(level & (MATIO_LOG_LEVEL_ERROR | MATIO_LOG_LEVEL_CRITICAL | MATIO_LOG_LEVEL_WARNING)))
         return;
-    if (!log_failed) {
-        const char *m = message ? message : "unspecified matio error";
-        size_t n = strcspn(m, "\n"); /* HDF5's reports run over several lines */
-        if (n >= sizeof log_message)
-            n = sizeof log_message - 1;
-        memcpy(log_message, m, n);
-        log_message[n] = '\0';
-    }
+    const char *m = message ? message : "unspecified matio error";
+    /* HDF5 reports its error stack top down, one multi-line message per frame; the last frame's
+     * "minor" line names the cause ("File has been truncated") */
+    const char *minor = strncmp(m, "HDF5", 4) == 0 ? strstr(m, "minor: ") : NULL;
+    if (minor)
+        keep("HDF5: ", minor + 7, strcspn(minor + 7, "\n"));
+    else if (!log_failed)
+        keep("", m, strcspn(m, "\n"));
     log_failed = true;
 }
 

@@ -50,10 +50,14 @@ typedef struct mat_file {
     mat_layout layout;  /* what mat_check found */
     cn_mat_list list;   /* the variables, as the public API describes them */
     matvar_t **vars;    /* matio's description of each (list.count entries, owned) */
+    bool locked;        /* holds the process-wide matio lock */
 } mat_file;
 
 /* Checks, opens and lists path; v5 variables whose header matio reads differently from
- * mat_check are refused as corrupt. Errors: as cn_mat_list_read. On error mf is left empty. */
+ * mat_check are refused as corrupt. matio's logging hook and Debian's serial HDF5 library are
+ * process-wide and not thread-safe, so an open mat_file holds a process-wide lock until
+ * mat_file_close: MAT files are read one at a time. Errors: as cn_mat_list_read. On error mf is
+ * left empty (and unlocked). */
 cn_status mat_file_open(const char *path, mat_file *mf);
 void mat_file_close(mat_file *mf); /* idempotent */
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void cn_synth_defaults(cn_synth_options *o)
@@ -182,6 +183,23 @@ static cn_status create_outputs(const char *image, const char *labels, const cn_
     return st;
 }
 
+/* True when a and b would name the same file: the same existing file, or the same name in the
+ * same folder however the folder is spelt ("s.tif" and "./s.tif"). */
+static bool same_target(const char *a, const char *b)
+{
+    if (cn_same_file(a, b))
+        return true;
+    const char *sa = strrchr(a, '/'), *sb = strrchr(b, '/');
+    if (strcmp(sa ? sa + 1 : a, sb ? sb + 1 : b) != 0)
+        return false;
+    char da[4096], db[4096];
+    snprintf(da, sizeof da, "%.*s", sa ? (int)(sa - a) + 1 : 1, sa ? a : ".");
+    snprintf(db, sizeof db, "%.*s", sb ? (int)(sb - b) + 1 : 1, sb ? b : ".");
+    struct stat fa, fb;
+    return stat(da, &fa) == 0 && stat(db, &fb) == 0 && fa.st_dev == fb.st_dev &&
+           fa.st_ino == fb.st_ino;
+}
+
 static int cpu_count(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -197,7 +215,7 @@ cn_status cn_synth_write(const char *image, const char *labels, const cn_synth_o
         cn_synth_defaults(&o);
     if (!image || !labels)
         return cn_set_error(CN_EINVAL, "synth: no %s path given", image ? "labels" : "image");
-    if (cn_same_file(image, labels))
+    if (same_target(image, labels))
         return cn_set_error(CN_EINVAL, "%s: the image and the labels must be different files",
                             image);
     cn_status st = check_options(&o);

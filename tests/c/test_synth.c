@@ -279,6 +279,9 @@ static void test_bad_options_and_outputs_leave_no_file(void)
     }
     CHECK(cn_synth_write(fixture_path("s.tif"), fixture_path("s.tif"), NULL) == CN_EINVAL);
     CHECK(strstr(cn_last_error(), "different files") != NULL);
+    char dotted[1100];
+    snprintf(dotted, sizeof dotted, "%s/./s.tif", fixture_dir);
+    CHECK(cn_synth_write(fixture_path("s.tif"), dotted, NULL) == CN_EINVAL);
     CHECK(cn_synth_write(fixture_path("none/s.tif"), fixture_path("l.tif"), NULL) == CN_EIO);
     CHECK(cn_synth_write(fixture_path("s.tif"), fixture_path("none/l.tif"), NULL) == CN_EIO);
     CHECK(fixture_count_files() == 0);

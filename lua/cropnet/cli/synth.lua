@@ -31,7 +31,8 @@ options:
   -q, --quiet              no progress bar and no report
 
 The scene is made and written tile by tile: memory stays near 2 x threads x 256 x 256 x B
-samples whatever the size.]]
+samples, plus GDAL's block cache (limited to two tiles of B bands plus 16 MB unless
+GDAL_CACHEMAX is set), whatever the scene's size.]]
 
 function synth.run(args)
   local opts, pos = cli.parse("synth", args, {
@@ -57,6 +58,9 @@ function synth.run(args)
     seed = cli.number("synth", opts, "seed", d.seed, 0, math.maxinteger, true),
     threads = cli.number("synth", opts, "threads", 0, 1, 64, true),
   }
+  -- GDAL's block cache (5% of RAM by default) need only hold the tile being written, all its
+  -- bands together (a pixel-interleaved tile is written whole), and the label blocks around it
+  if not os.getenv("GDAL_CACHEMAX") then cn.raster.cache_max(o.bands // 4 + 16) end
   local quiet = opts.q or opts.quiet
   local bar = not quiet and cn.core.isatty("stderr")
   o.progress = bar and cli.term_progress(io.stderr) or nil
