@@ -41,10 +41,15 @@ function trainer.train(opts)
   local image = path_of(opts.image)
   local labels = opts.labels
   if type(labels) ~= "string" then error("cn.train: option 'labels' must be a label raster path", 2) end
+  local function check(v, err)
+    if v == nil then error(err, 0) end -- "path: reason" from the data layer
+    return v
+  end
   if opts.field then
-    labels = assert(cn.data.labels_from_vector(labels, opts.field, image))
+    labels = check(cn.data.labels_from_vector(labels, opts.field, image))
   end
   local x, y, classes = cn.data.samples(image, labels)
+  check(x, y)
   if #classes < 2 then
     error(string.format("%s: only one class (%d) is labelled; a classifier needs two or more",
       labels, classes[1] and classes[1].id or 0), 0)
