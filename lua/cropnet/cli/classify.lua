@@ -25,8 +25,8 @@ invalid pixels, the image's georeference, the model's colours and class names.
                              COMPRESS=DEFLATE, BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF=IF_SAFER)
   -q, --quiet                no progress bar (there is none when stderr is not a terminal)
 
-GDAL's block cache is limited to a quarter of --ram (at least 16 MB) unless GDAL_CACHEMAX is
-set. The outputs are written to temporary files beside them and renamed when complete: a failure
+GDAL's block cache gets as much memory as --ram (at least 64 MB) unless GDAL_CACHEMAX is set:
+peak memory is about twice --ram plus the network's batch buffers, whatever the image size. The outputs are written to temporary files beside them and renamed when complete: a failure
 or an interrupt (Ctrl-C) leaves no partial file and keeps an existing one.]]
 
 -- GDAL's term progress: "0...10...20...30...40...50...60...70...80...90...100 - done."
@@ -65,7 +65,9 @@ function classify.run(args)
     end
   end
   local cn = require "cropnet"
-  if not os.getenv("GDAL_CACHEMAX") then cn.raster.cache_max(math.max(16, ram // 4)) end
+  -- a band of a pixel-interleaved source read through a VRT evicts the other bands' blocks
+  -- from a small cache, and each band then decodes the whole block again: give it --ram
+  if not os.getenv("GDAL_CACHEMAX") then cn.raster.cache_max(math.max(64, ram)) end
   local quiet = opts.q or opts.quiet or not cn.core.isatty("stderr")
   local ok, why = cn.classify{
     model = pos[2], image = pos[1], output = output, confidence = opts.confidence,
