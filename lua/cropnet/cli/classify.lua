@@ -26,8 +26,9 @@ invalid pixels, the image's georeference, the model's colours and class names.
   -q, --quiet                no progress bar (there is none when stderr is not a terminal)
 
 GDAL's block cache gets as much memory as --ram (at least 64 MB) unless GDAL_CACHEMAX is set:
-peak memory is about twice --ram plus the network's batch buffers, whatever the image size. The outputs are written to temporary files beside them and renamed when complete: a failure
-or an interrupt (Ctrl-C) leaves no partial file and keeps an existing one.]]
+peak memory is about twice --ram plus the network's batch buffers, whatever the image size.
+The outputs are written to temporary files beside them and renamed when complete: a failure or
+an interrupt (Ctrl-C) leaves no partial file and keeps an existing one.]]
 
 -- GDAL's term progress: "0...10...20...30...40...50...60...70...80...90...100 - done."
 local function term_progress(out)
