@@ -132,7 +132,7 @@ cn_status cn_mat_import(const char *src, const char *dst, const cn_import_option
 
 /* ---------------------------------------------------------------- synthetic scene */
 
-#define CN_SYNTH_MAX_SIDE 1000000  /* width and height limit */
+#define CN_SYNTH_MAX_SIDE 100000 /* width and height limit (the field table grows with the area) */
 #define CN_SYNTH_MAX_BANDS 2000
 #define CN_SYNTH_MAX_CLASSES 64
 

@@ -306,7 +306,7 @@ describe("cropnet synth", function()
     local img, lab = path("cli_bad_s.tif"), path("cli_bad_sl.tif")
     local cases = {
       { { "synth", "-o", img, "--labels", lab, "--width", "10" },
-        "--width must be an integer in [32, 1000000]" },
+        "--width must be an integer in [32, 100000]" },
       { { "synth", "-o", img, "--labels", lab, "--bands", "x" }, "--bands must be an integer" },
       { { "synth", "-o", img, "--labels", lab, "--classes", "65" }, "--classes" },
       { { "synth", "-o", img, "--labels", img }, "different files" },

@@ -21,12 +21,13 @@ Valley) with 3.7 m pixels, written atomically: both files appear, or neither.
 options:
   -o, --output IMAGE.tif   the image to write
   --labels LABELS.tif      the label map to write
-  --width W, --height H    size in pixels, 32..1000000 each (default 256 x 256)
+  --width W, --height H    size in pixels, 32..100000 each (default 256 x 256)
   --bands B                spectral bands, 3..2000 (default 32)
   --classes K              crop classes, 2..64 (default 6: Broccoli, Celery, Fallow, Grapes,
                            Lettuce, Vineyard)
   --seed S                 the layout and noise seed (default 1); class spectra do not depend
-                           on it, so a model trained on one seed's scene reads another's
+                           on it, so one seed's model applies to another seed's scene (as to
+                           a new season: new fields, lower accuracy)
   --threads T              generator threads (default: every CPU); the pixels do not depend on it
   -q, --quiet              no progress bar and no report
 
@@ -51,8 +52,8 @@ function synth.run(args)
   local d = cn.scene.synth_defaults()
   local o = {
     output = output, labels = opts.labels,
-    width = cli.number("synth", opts, "width", d.width, 32, 1000000, true),
-    height = cli.number("synth", opts, "height", d.height, 32, 1000000, true),
+    width = cli.number("synth", opts, "width", d.width, 32, 100000, true),
+    height = cli.number("synth", opts, "height", d.height, 32, 100000, true),
     bands = cli.number("synth", opts, "bands", d.bands, 3, 2000, true),
     classes = cli.number("synth", opts, "classes", d.classes, 2, 64, true),
     seed = cli.number("synth", opts, "seed", d.seed, 0, math.maxinteger, true),
