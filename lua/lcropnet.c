@@ -109,5 +109,6 @@ int luaopen_cropnet_core(lua_State *L)
     lcn_open_raster(L);
     lcn_open_classify(L);
     lcn_open_scene(L);
+    lcn_open_vrt(L);
     return 1;
 }
