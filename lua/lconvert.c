@@ -18,7 +18,7 @@ static int table_shape(lua_State *L, int idx, int64_t *dims)
     lua_pushvalue(L, idx);
     while (lua_type(L, -1) == LUA_TTABLE) {
         if (nd == CN_MAX_DIMS)
-            luaL_argerror(L, idx, "table nested deeper than 4 levels");
+            luaL_argerror(L, idx, "table nested deeper than 5 levels");
         lua_Unsigned n = lua_rawlen(L, -1);
         if (n > (lua_Unsigned)INT64_MAX)
             luaL_argerror(L, idx, "table too large");

@@ -101,6 +101,7 @@ int luaopen_cropnet_core(lua_State *L)
     lua_setfield(L, -2, "version");
     lcn_open_tensor(L);
     lcn_open_nn(L);
+    lcn_open_layers(L);
     lcn_open_criterion(L);
     lcn_open_optim(L);
     lcn_open_train(L);

@@ -93,6 +93,7 @@ cn_raster *lcn_checkraster(lua_State *L, int idx);
 /* Registration of each file's functions into the module table at the stack top. */
 void lcn_open_tensor(lua_State *L);
 void lcn_open_nn(lua_State *L);
+void lcn_open_layers(lua_State *L);
 void lcn_open_criterion(lua_State *L);
 void lcn_open_optim(lua_State *L);
 void lcn_open_train(lua_State *L);

@@ -2,6 +2,8 @@
  * lnn.c — layers in Lua: Linear, the activations and Sequential, with Torch's module methods
  * (forward, backward, zeroGradParameters, parameters, updateParameters, ...).
  *
+ * The convolutional-network constructors are in llayers.c; the methods here serve every kind.
+ *
  * A layer userdata holds one reference to a refcounted cn_layer; a Sequential holds its children
  * in C, so a child handle dropped in Lua stays alive inside its container. Tensors handed out
  * (outputs, gradients, weights) are the layer's own, marked layer-owned so Lua cannot resize them
@@ -14,7 +16,9 @@
 
 static const char *const type_names[CN_LAYER_KIND_COUNT] = {
     "nn.Linear", "nn.Sigmoid", "nn.Tanh", "nn.ReLU", "nn.LeakyReLU", "nn.ELU", "nn.Step",
-    "nn.Sequential",
+    "nn.Sequential", "nn.SpatialConvolution", "nn.VolumetricConvolution", "nn.SpatialMaxPooling",
+    "nn.SpatialAveragePooling", "nn.GlobalAveragePooling", "nn.Flatten", "nn.View", "nn.Dropout",
+    "nn.BatchNormalization", "nn.ResidualBlock",
 };
 
 static lcn_layer *checkud(lua_State *L, int idx)
@@ -184,6 +188,21 @@ static int m_update(lua_State *L)
     return 1;
 }
 
+/* Torch's m:training() and m:evaluate(): the mode of the layer and everything inside it. */
+static int m_training(lua_State *L)
+{
+    cn_layer_set_training(lcn_checklayer(L, 1), true);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_evaluate(lua_State *L)
+{
+    cn_layer_set_training(lcn_checklayer(L, 1), false);
+    lua_settop(L, 1);
+    return 1;
+}
+
 static int m_type(lua_State *L)
 {
     lua_pushstring(L, type_names[cn_layer_kind_of(lcn_checklayer(L, 1))]);
@@ -221,26 +240,78 @@ static int m_size(lua_State *L)
     return 1;
 }
 
+/* "(a x b)" of n sizes into s. */
+static void sizes(char *s, size_t size, const int64_t *v, int n, const char *sep)
+{
+    size_t used = 0;
+    for (int i = 0; i < n && used < size; i++)
+        used += (size_t)snprintf(s + used, size - used, "%s%lld", i ? sep : "", (long long)v[i]);
+}
+
+/* The constructor's arguments of a convolutional-network layer, "(204 -> 32, 1x1)". */
+static void describe_conv(luaL_Buffer *b, cn_layer *l)
+{
+    char s[400], k[64], st[64], p[64], d[64];
+    cn_conv_spec c;
+    cn_pool_spec q;
+    int64_t dims[CN_MAX_DIMS], f = 0;
+    float eps = 0, mom = 0;
+    s[0] = '\0';
+    if (cn_conv_get_spec(l, &c)) {
+        sizes(k, sizeof k, c.kernel, c.dims, "x");
+        sizes(st, sizeof st, c.stride, c.dims, ",");
+        sizes(p, sizeof p, c.padding, c.dims, ",");
+        sizes(d, sizeof d, c.dilation, c.dims, ",");
+        snprintf(s, sizeof s, "(%lld -> %lld, %s, stride %s, pad %s, dilation %s%s%s)",
+                 (long long)c.in, (long long)c.out, k, st, p, d, c.bias ? "" : ", no bias",
+                 c.floor ? ", floor" : "");
+    } else if (cn_pool_get_spec(l, &q)) {
+        sizes(k, sizeof k, q.kernel, 2, "x");
+        sizes(st, sizeof st, q.stride, 2, ",");
+        sizes(p, sizeof p, q.padding, 2, ",");
+        snprintf(s, sizeof s, "(%s, stride %s, pad %s%s)", k, st, p, q.floor ? ", floor" : "");
+    } else if (cn_layer_kind_of(l) == CN_LAYER_VIEW) {
+        int n = cn_view_get_shape(l, dims);
+        sizes(k, sizeof k, dims, n, ", ");
+        snprintf(s, sizeof s, "(%s)", k);
+    } else if (cn_layer_kind_of(l) == CN_LAYER_DROPOUT) {
+        snprintf(s, sizeof s, "(%g)", (double)cn_layer_param(l));
+    } else if (cn_batchnorm_get(l, &f, &eps, &mom)) {
+        snprintf(s, sizeof s, "(%lld, eps %g, momentum %g)", (long long)f, (double)eps,
+                 (double)mom);
+    }
+    luaL_addstring(b, s);
+}
+
 static void describe(luaL_Buffer *b, cn_layer *l, int depth)
 {
     char s[128];
     cn_layer_kind k = cn_layer_kind_of(l);
     luaL_addstring(b, type_names[k]);
     if (k == CN_LAYER_LINEAR) {
-        snprintf(s, sizeof s, "(%lld -> %lld)", (long long)cn_linear_in(l), (long long)cn_linear_out(l));
+        snprintf(s, sizeof s, "(%lld -> %lld)", (long long)cn_linear_in(l),
+                 (long long)cn_linear_out(l));
         luaL_addstring(b, s);
     } else if (k == CN_LAYER_LEAKY_RELU || k == CN_LAYER_ELU) {
         snprintf(s, sizeof s, "(%g)", (double)cn_layer_param(l));
         luaL_addstring(b, s);
-    } else if (k == CN_LAYER_SEQUENTIAL) {
+    } else if (k == CN_LAYER_SEQUENTIAL || k == CN_LAYER_RESIDUAL) {
+        cn_layer *c[2];
+        size_t n = k == CN_LAYER_SEQUENTIAL ? cn_sequential_count(l) : cn_layer_children(l, c, 2);
         luaL_addstring(b, " {");
-        for (size_t i = 0, n = cn_sequential_count(l); i < n; i++) {
-            snprintf(s, sizeof s, "\n%*s(%zu): ", 2 * (depth + 1), "", i + 1);
+        for (size_t i = 0; i < n; i++) {
+            if (k == CN_LAYER_SEQUENTIAL)
+                snprintf(s, sizeof s, "\n%*s(%zu): ", 2 * (depth + 1), "", i + 1);
+            else
+                snprintf(s, sizeof s, "\n%*s%s: ", 2 * (depth + 1), "",
+                         i ? "projection" : "inner");
             luaL_addstring(b, s);
-            describe(b, cn_sequential_child(l, i), depth + 1);
+            describe(b, k == CN_LAYER_SEQUENTIAL ? cn_sequential_child(l, i) : c[i], depth + 1);
         }
         snprintf(s, sizeof s, "\n%*s}", 2 * depth, "");
         luaL_addstring(b, s);
+    } else {
+        describe_conv(b, l);
     }
 }
 
@@ -274,7 +345,9 @@ static int m_gc(lua_State *L)
     return 0;
 }
 
-/* __index: the methods, then a linear layer's weight, bias, gradWeight and gradBias. */
+/* __index: the methods, then the fields of Torch's modules: train (the mode); weight, bias,
+ * gradWeight and gradBias of layers with parameters; running_mean and running_var of batch
+ * normalisation; inner and projection of a residual block. */
 static int m_index(lua_State *L)
 {
     lua_pushvalue(L, 2);
@@ -282,15 +355,40 @@ static int m_index(lua_State *L)
         return 1;
     const char *key = lua_tostring(L, 2);
     cn_layer *l = lcn_checklayer(L, 1);
-    if (key == NULL || cn_layer_kind_of(l) != CN_LAYER_LINEAR)
+    if (key == NULL)
+        return 0;
+    cn_layer_kind kind = cn_layer_kind_of(l);
+    if (strcmp(key, "train") == 0) {
+        lua_pushboolean(L, cn_layer_is_training(l));
+        return 1;
+    }
+    if (kind == CN_LAYER_BATCHNORM && strncmp(key, "running_", 8) == 0) {
+        cn_tensor *t = strcmp(key + 8, "mean") == 0 ? cn_batchnorm_running_mean(l)
+                       : strcmp(key + 8, "var") == 0 ? cn_batchnorm_running_var(l)
+                                                     : NULL;
+        if (t)
+            lcn_pushtensor(L, t, LCN_LAYER_OWNED);
+        return t ? 1 : 0;
+    }
+    if (kind == CN_LAYER_RESIDUAL &&
+        (strcmp(key, "inner") == 0 || strcmp(key, "projection") == 0)) {
+        cn_layer *c = key[0] == 'i' ? cn_residual_inner(l) : cn_residual_projection(l);
+        if (c)
+            lcn_pushlayer(L, c);
+        return c ? 1 : 0;
+    }
+    if (kind != CN_LAYER_LINEAR && kind != CN_LAYER_CONV2D && kind != CN_LAYER_CONV3D &&
+        kind != CN_LAYER_BATCHNORM)
         return 0;
     static const char *const fields[] = {"weight", "bias", "gradWeight", "gradBias"};
-    cn_tensor *p[2], *g[2];
+    cn_tensor *p[2] = {NULL, NULL}, *g[2] = {NULL, NULL};
     cn_layer_params(l, p, g, 2);
     for (int i = 0; i < 4; i++)
         if (strcmp(key, fields[i]) == 0) {
-            lcn_pushtensor(L, i < 2 ? p[i] : g[i - 2], LCN_LAYER_OWNED);
-            return 1;
+            cn_tensor *t = i < 2 ? p[i] : g[i - 2];
+            if (t)
+                lcn_pushtensor(L, t, LCN_LAYER_OWNED);
+            return t ? 1 : 0;
         }
     return 0;
 }
@@ -302,6 +400,8 @@ static const luaL_Reg layer_methods[] = {
     {"parameters", m_parameters},
     {"init", m_init},
     {"updateParameters", m_update},
+    {"training", m_training},
+    {"evaluate", m_evaluate},
     {"type", m_type},
     {"kind", m_kind},
     {"add", m_add},
@@ -326,10 +426,9 @@ void lcn_open_nn(lua_State *L)
 {
     lcn_createmeta(L, LCN_LAYER, layer_methods, layer_meta, m_index);
     luaL_setfuncs(L, nn_functions, 0);
-    for (int k = 0; k < CN_LAYER_KIND_COUNT; k++)
-        if (k != CN_LAYER_LINEAR && k != CN_LAYER_SEQUENTIAL) {
-            lua_pushinteger(L, k);
-            lua_pushcclosure(L, l_activation, 1);
-            lua_setfield(L, -2, type_names[k] + 3); /* "nn.ReLU" -> "ReLU" */
-        }
+    for (int k = CN_LAYER_SIGMOID; k <= CN_LAYER_STEP; k++) {
+        lua_pushinteger(L, k);
+        lua_pushcclosure(L, l_activation, 1);
+        lua_setfield(L, -2, type_names[k] + 3); /* "nn.ReLU" -> "ReLU" */
+    }
 }

@@ -56,8 +56,8 @@ cn_tensor *lcn_pushnewtensor(lua_State *L, int ndim, const int64_t *dims)
 static int checkdims(lua_State *L, int first, int64_t *dims)
 {
     int n = lua_gettop(L) - first + 1;
-    luaL_argcheck(L, n >= 1, first, "expected 1 to 4 sizes");
-    luaL_argcheck(L, n <= CN_MAX_DIMS, first + CN_MAX_DIMS, "expected 1 to 4 sizes");
+    luaL_argcheck(L, n >= 1, first, "expected 1 to 5 sizes");
+    luaL_argcheck(L, n <= CN_MAX_DIMS, first + CN_MAX_DIMS, "expected 1 to 5 sizes");
     for (int i = 0; i < n; i++) {
         lua_Integer d = luaL_checkinteger(L, first + i);
         luaL_argcheck(L, d >= 0, first + i, "size must be >= 0");

@@ -100,7 +100,8 @@ static cn_status act_backward(cn_layer *l, const cn_tensor *in, const cn_tensor 
 
 static cn_tensor *act_output(cn_layer *l) { return l->output; }
 
-const cn_layer_ops cn_activation_ops = {act_forward, act_backward, act_output, NULL, NULL};
+const cn_layer_ops cn_activation_ops = {act_forward, act_backward, act_output, NULL, NULL, NULL,
+                                        NULL};
 
 cn_status cn_activation_new(cn_layer_kind kind, float param, cn_layer **layer)
 {

@@ -91,7 +91,7 @@ uint64_t cn_rng_below(cn_rng *rng, uint64_t n); /* uniform in [0, n); n > 0 */
 
 /* ---------------------------------------------------------------- tensors */
 
-#define CN_MAX_DIMS 4
+#define CN_MAX_DIMS 5 /* N×C×D×H×W for 3-D convolution */
 
 typedef struct cn_tensor cn_tensor;
 
@@ -157,6 +157,17 @@ typedef enum cn_layer_kind {
     CN_LAYER_ELU,        /* parameter: alpha (default 1) */
     CN_LAYER_STEP,       /* the perceptron's Heaviside step: 1 if x > 0 else 0 */
     CN_LAYER_SEQUENTIAL,
+    /* convolutional-network layers: cropnet_layers.h */
+    CN_LAYER_CONV2D,
+    CN_LAYER_CONV3D,
+    CN_LAYER_MAX_POOL2D,
+    CN_LAYER_AVG_POOL2D,
+    CN_LAYER_GLOBAL_AVG_POOL,
+    CN_LAYER_FLATTEN,
+    CN_LAYER_VIEW,
+    CN_LAYER_DROPOUT,    /* parameter: drop probability p */
+    CN_LAYER_BATCHNORM,
+    CN_LAYER_RESIDUAL,
     CN_LAYER_KIND_COUNT
 } cn_layer_kind;
 
@@ -183,7 +194,7 @@ void cn_layer_release(cn_layer *layer);
 cn_layer_kind cn_layer_kind_of(const cn_layer *layer);
 const char *cn_layer_kind_name(cn_layer_kind kind); /* "linear", "relu", ...; NULL if unknown */
 int cn_layer_kind_from_name(const char *name);      /* -1 if unknown */
-float cn_layer_param(const cn_layer *layer);        /* slope / alpha; 0 for other kinds */
+float cn_layer_param(const cn_layer *layer);        /* slope / alpha / dropout p; else 0 */
 int64_t cn_linear_in(const cn_layer *layer);        /* 0 for other kinds */
 int64_t cn_linear_out(const cn_layer *layer);
 
@@ -327,10 +338,12 @@ typedef struct cn_train_config {
     void *user_data;
 } cn_train_config;
 
-/* Trains net on inputs X (N×D) and targets Y (N class ids for softmax CE; N×K or N values for
- * the other losses). Errors: CN_EINVAL, CN_ESHAPE, CN_ENOMEM, CN_ECANCELLED. On error the net
- * holds the weights of the last completed update. If stats is not NULL it receives the last
- * epoch's figures. */
+/* Trains net on inputs X (N×D, or N×C×H×W... for convolutional nets: any shape whose first
+ * dimension is N) and targets Y (N class ids for softmax CE; N×K or N values for the other
+ * losses). Errors: CN_EINVAL, CN_ESHAPE, CN_ENOMEM, CN_ECANCELLED. On error the net holds the
+ * weights of the last completed update. If stats is not NULL it receives the last epoch's
+ * figures. The net is in training mode during the epochs and in evaluation mode in the epoch
+ * callback and on return (cn_layer_set_training). */
 cn_status cn_train(cn_layer *net, cn_optim *opt, const cn_tensor *x, const cn_tensor *y,
                    const cn_train_config *config, cn_epoch_stats *stats);
 
@@ -378,6 +391,7 @@ cn_status cn_model_load(const char *path, cn_model **out);
 #include "cropnet_raster.h"
 #include "cropnet_data.h"
 #include "cropnet_scene.h"
+#include "cropnet_layers.h"
 
 #ifdef __cplusplus
 }

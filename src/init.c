@@ -7,6 +7,7 @@
 #include "layer_impl.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const init_names[CN_INIT_KIND_COUNT] = {
@@ -26,8 +27,8 @@ int cn_init_kind_from_name(const char *name)
     return -1;
 }
 
-static void init_weight(cn_tensor *w, int64_t fan_in, int64_t fan_out, cn_init_kind kind,
-                        float std, cn_rng *rng)
+void cn_init_fill(cn_tensor *w, int64_t fan_in, int64_t fan_out, cn_init_kind kind, float std,
+                  cn_rng *rng)
 {
     float *p = cn_tensor_data(w);
     int64_t n = cn_tensor_numel(w);
@@ -49,20 +50,18 @@ cn_status cn_layer_init(cn_layer *layer, cn_init_kind kind, float std, cn_rng *r
         return cn_set_error(CN_EINVAL, "init: bad argument");
     if (kind == CN_INIT_GAUSSIAN && !(std >= 0 && isfinite(std)))
         return cn_set_error(CN_EINVAL, "init: standard deviation %g out of range", (double)std);
-    switch (layer->kind) {
-    case CN_LAYER_LINEAR:
-        init_weight(layer->weight, layer->in, layer->out, kind, std, rng);
-        cn_tensor_fill(layer->bias, 0.0f);
-        break;
-    case CN_LAYER_SEQUENTIAL:
-        for (size_t i = 0; i < layer->count; i++) {
-            cn_status st = cn_layer_init(layer->children[i], kind, std, rng);
-            if (st)
-                return st;
-        }
-        break;
-    default:
-        break; /* no parameters */
-    }
-    return CN_OK;
+    if (layer->ops->init)
+        layer->ops->init(layer, kind, std, rng);
+    /* children in their fixed order, so a seed gives the same weights everywhere */
+    size_t n = cn_layer_children(layer, NULL, 0);
+    cn_layer *stack[16], **c = n <= 16 ? stack : malloc(n * sizeof *c);
+    if (!c)
+        return cn_set_error(CN_ENOMEM, "init: out of memory");
+    cn_layer_children(layer, c, n);
+    cn_status st = CN_OK;
+    for (size_t i = 0; i < n && !st; i++)
+        st = cn_layer_init(c[i], kind, std, rng);
+    if (c != stack)
+        free(c);
+    return st;
 }

@@ -9,6 +9,8 @@
 
 static const char *const kind_names[CN_LAYER_KIND_COUNT] = {
     "linear", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "step", "sequential",
+    "conv2d", "conv3d", "max_pool2d", "avg_pool2d", "global_avg_pool", "flatten", "view",
+    "dropout", "batchnorm", "residual",
 };
 
 const char *cn_layer_kind_name(cn_layer_kind kind)
@@ -32,6 +34,7 @@ cn_status cn_layer_alloc(cn_layer_kind kind, const cn_layer_ops *ops, cn_layer *
     atomic_init(&l->refs, 1);
     l->kind = kind;
     l->ops = ops;
+    l->training = true; /* Torch's default */
     int64_t zero = 0;
     cn_status st = cn_tensor_new(1, &zero, &l->output);
     if (!st)
@@ -98,6 +101,53 @@ cn_status cn_layer_backward(cn_layer *layer, const cn_tensor *in, const cn_tenso
                        ? layer->children[0]->grad_input
                        : layer->grad_input;
     return CN_OK;
+}
+
+size_t cn_layer_children(cn_layer *layer, cn_layer **out, size_t cap)
+{
+    if (!layer || !layer->ops->children)
+        return 0;
+    return layer->ops->children(layer, out, out ? cap : 0);
+}
+
+/* Visits every child of layer with fn(child, arg); children are few, so a small stack array
+ * covers them (a sequential past 64 children falls back to the heap). */
+static bool each_child(cn_layer *layer, bool (*fn)(cn_layer *, void *), void *arg)
+{
+    size_t n = cn_layer_children(layer, NULL, 0);
+    cn_layer *stack[64], **c = n <= 64 ? stack : malloc(n * sizeof *c);
+    if (!c)
+        return false;
+    cn_layer_children(layer, c, n);
+    bool stop = false;
+    for (size_t i = 0; i < n && !stop; i++)
+        stop = fn(c[i], arg);
+    if (c != stack)
+        free(c);
+    return stop;
+}
+
+static bool set_training(cn_layer *l, void *arg)
+{
+    cn_layer_set_training(l, *(bool *)arg);
+    return false;
+}
+
+void cn_layer_set_training(cn_layer *layer, bool training)
+{
+    if (!layer)
+        return;
+    layer->training = training;
+    each_child(layer, set_training, &training);
+}
+
+bool cn_layer_is_training(const cn_layer *layer) { return layer && layer->training; }
+
+static bool contains_fn(cn_layer *l, void *child) { return cn_layer_contains(l, child); }
+
+bool cn_layer_contains(cn_layer *layer, cn_layer *child)
+{
+    return layer == child || each_child(layer, contains_fn, child);
 }
 
 void cn_layer_push_param(cn_tensor *p, cn_tensor *g, cn_tensor **params, cn_tensor **grads,

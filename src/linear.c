@@ -93,8 +93,14 @@ static void linear_destroy(cn_layer *l)
     cn_tensor_release(l->grad_bias);
 }
 
+static void linear_init(cn_layer *l, cn_init_kind kind, float std, cn_rng *rng)
+{
+    cn_init_fill(l->weight, l->in, l->out, kind, std, rng);
+    cn_tensor_fill(l->bias, 0.0f);
+}
+
 const cn_layer_ops cn_linear_ops = {linear_forward, linear_backward, linear_output, linear_params,
-                                    linear_destroy};
+                                    linear_destroy, NULL, linear_init};
 
 cn_status cn_linear_new(int64_t in, int64_t out, cn_layer **layer)
 {

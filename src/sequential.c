@@ -62,8 +62,15 @@ static void seq_destroy(cn_layer *l)
     free(l->children);
 }
 
+static size_t seq_children(cn_layer *l, cn_layer **out, size_t cap)
+{
+    for (size_t i = 0; i < l->count && i < cap; i++)
+        out[i] = l->children[i];
+    return l->count;
+}
+
 const cn_layer_ops cn_sequential_ops = {seq_forward, seq_backward, seq_output, seq_params,
-                                        seq_destroy};
+                                        seq_destroy, seq_children, NULL};
 
 cn_status cn_sequential_new(cn_layer **layer)
 {
@@ -72,25 +79,14 @@ cn_status cn_sequential_new(cn_layer **layer)
     return cn_layer_alloc(CN_LAYER_SEQUENTIAL, &cn_sequential_ops, layer);
 }
 
-/* True when child is seq or contains it: adding it would make a cycle. */
-static bool contains(cn_layer *child, cn_layer *seq)
-{
-    if (child == seq)
-        return true;
-    for (size_t i = 0; child->kind == CN_LAYER_SEQUENTIAL && i < child->count; i++)
-        if (contains(child->children[i], seq))
-            return true;
-    return false;
-}
-
 cn_status cn_sequential_add(cn_layer *seq, cn_layer *child)
 {
     if (!seq || seq->kind != CN_LAYER_SEQUENTIAL || !child)
         return cn_set_error(CN_EINVAL, "sequential add: needs a sequential and a layer");
-    if (contains(child, seq))
+    if (cn_layer_contains(child, seq))
         return cn_set_error(CN_EINVAL, "sequential add: a container cannot contain itself");
     /* A layer keeps one output buffer, so it can appear only once on a forward path. */
-    if (contains(seq, child))
+    if (cn_layer_contains(seq, child))
         return cn_set_error(CN_EINVAL, "sequential add: the layer is already in this container");
     if (seq->count == seq->capacity) {
         size_t cap = seq->capacity ? seq->capacity * 2 : 8;

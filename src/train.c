@@ -4,7 +4,8 @@
  * One loop for every model: shuffle (Fisher–Yates from the seed), gather a batch, forward, loss,
  * backward (without the useless gradient of the data), optimizer step, per-epoch statistics and
  * callback. Nothing here depends on time or thread timing, so a seed and a thread count fix the
- * weights bit for bit.
+ * weights bit for bit. The net trains in training mode (dropout, batch statistics) and is left in
+ * evaluation mode, as its epoch callback sees it, so what comes out of training predicts.
  */
 #include "cropnet.h"
 
@@ -105,6 +106,7 @@ cn_status cn_train(cn_layer *net, cn_optim *opt, const cn_tensor *x, const cn_te
     cn_rng_seed(&rng, config->seed);
     double lr0 = cn_optim_get_lr(opt);
     for (int e = 0; e < config->epochs && !st; e++) {
+        cn_layer_set_training(net, true);
         double t0 = now_seconds(), loss_sum = 0;
         int64_t correct = 0;
         cn_optim_set_lr(opt, cn_schedule_lr(&config->schedule, lr0, e));
@@ -137,11 +139,14 @@ cn_status cn_train(cn_layer *net, cn_optim *opt, const cn_tensor *x, const cn_te
                             cn_optim_get_lr(opt), n, now_seconds() - t0};
         if (stats)
             *stats = s;
+        /* the callback measures the net as it will predict (dropout off, running statistics) */
+        cn_layer_set_training(net, false);
         if (config->on_epoch && config->on_epoch(&s, config->user_data))
             st = cn_set_error(CN_ECANCELLED, "train: stopped by the epoch callback after epoch %d",
                               e + 1);
     }
     cn_optim_set_lr(opt, lr0);
+    cn_layer_set_training(net, false);
 done:
     free(order);
     cn_tensor_release(xb);

@@ -715,9 +715,10 @@ static void make_f16(json_t *root)
     json_object_set_new(json_object_get(root, "norm.mean"), "dtype", json_string("F16"));
 }
 
-static void make_5d(json_t *root)
+static void make_6d(json_t *root)
 {
-    json_object_set_new(json_object_get(root, "norm.mean"), "shape", json_pack("[iiiii]", 1, 1, 1, 2, 3));
+    json_object_set_new(json_object_get(root, "norm.mean"), "shape",
+                        json_pack("[iiiiii]", 1, 1, 1, 1, 2, 3));
 }
 
 static void make_huge_shape(json_t *root)
@@ -749,7 +750,7 @@ static void test_hostile_tensor_entries_are_refused_with_the_tensor_name(void)
         {rename_extra_into_network, "unexpected tensor \"layers.7.weight\""},
         {overlap_offsets, "contiguous"},
         {make_f16, "tensor \"norm.mean\" has dtype F16"},
-        {make_5d, "tensor \"norm.mean\" has 5 dimensions"},
+        {make_6d, "tensor \"norm.mean\" has 6 dimensions"},
         {make_huge_shape, "tensor \"norm.mean\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

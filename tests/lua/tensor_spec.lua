@@ -92,8 +92,8 @@ describe("cn.tensor", function()
     assert.error_matches(function() cn.tensor { 1, "x" } end, "is a string, expected a number")
   end)
 
-  it("refuses tables nested deeper than 4 levels", function()
-    assert.error_matches(function() cn.tensor { { { { { 1 } } } } } end, "deeper than 4")
+  it("refuses tables nested deeper than 5 levels", function()
+    assert.error_matches(function() cn.tensor { { { { { { 1 } } } } } } end, "deeper than 5")
   end)
 
   it("refuses an out-of-range index, naming the range", function()

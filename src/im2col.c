@@ -1,0 +1,146 @@
+/*
+ * im2col.c — unfolding convolution windows into matrix columns and folding them back (see
+ * im2col.h).
+ *
+ * Both directions walk the matrix row by row, so the long side of every copy is a run along one
+ * output row: with stride 1 that run is a contiguous piece of an input row (one memcpy between two
+ * zero fills for the padding), otherwise a strided gather. 2-D convolutions are the case D = 1,
+ * kd = 1, at the cost of one trivial loop level. The work splits into disjoint ranges (rows for
+ * im2col, channels for col2im, whose rows of one channel add into the same input plane), so
+ * threads can share a call without locks.
+ */
+#include "im2col.h"
+#include "layer_impl.h"
+
+#include <string.h>
+
+/* Valid output range [lo, hi) along one axis for kernel tap t: input index o·s + t·d − p within
+ * [0, in). */
+static void valid_range(int64_t out, int64_t in, int64_t s, int64_t p, int64_t d, int64_t t,
+                        int64_t *lo, int64_t *hi)
+{
+    int64_t off = t * d - p; /* input index at output 0 */
+    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
+    int64_t b = in - off <= 0 ? 0 : (in - off + s - 1) / s; /* first o with o·s + off >= in */
+    if (b > out)
+        b = out;
+    if (a > b)
+        a = b;
+    *lo = a;
+    *hi = b;
+}
+
+/* One row of col: tap (c, kz, ky, kx) over every sample and output position. */
+static void unfold_row(const cn_conv_geom *g, const float *x, float *dst, int64_t c, int64_t kz,
+                       int64_t ky, int64_t kx)
+{
+    const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+    const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
+    int64_t z0, z1, y0, y1, x0, x1;
+    valid_range(OD, D, g->s[0], g->p[0], g->d[0], kz, &z0, &z1);
+    valid_range(OH, H, g->s[1], g->p[1], g->d[1], ky, &y0, &y1);
+    valid_range(OW, W, g->s[2], g->p[2], g->d[2], kx, &x0, &x1);
+    const int64_t sx = g->s[2], offx = kx * g->d[2] - g->p[2];
+    for (int64_t n = 0; n < g->n; n++) {
+        const float *plane = x + (n * g->c + c) * D * H * W;
+        for (int64_t oz = 0; oz < OD; oz++) {
+            if (oz < z0 || oz >= z1) {
+                memset(dst, 0, (size_t)(OH * OW) * sizeof *dst);
+                dst += OH * OW;
+                continue;
+            }
+            const float *slice = plane + (oz * g->s[0] + kz * g->d[0] - g->p[0]) * H * W;
+            for (int64_t oy = 0; oy < OH; oy++, dst += OW) {
+                if (oy < y0 || oy >= y1) {
+                    memset(dst, 0, (size_t)OW * sizeof *dst);
+                    continue;
+                }
+                const float *row = slice + (oy * g->s[1] + ky * g->d[1] - g->p[1]) * W + offx;
+                for (int64_t ox = 0; ox < x0; ox++)
+                    dst[ox] = 0.0f;
+                if (sx == 1)
+                    memcpy(dst + x0, row + x0, (size_t)(x1 - x0) * sizeof *dst);
+                else
+                    for (int64_t ox = x0; ox < x1; ox++)
+                        dst[ox] = row[ox * sx];
+                for (int64_t ox = x1; ox < OW; ox++)
+                    dst[ox] = 0.0f;
+            }
+        }
+    }
+}
+
+/* The reverse of unfold_row: adds one row of col into dx. */
+static void fold_row(const cn_conv_geom *g, const float *src, float *dx, int64_t c, int64_t kz,
+                     int64_t ky, int64_t kx)
+{
+    const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
+    const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
+    int64_t z0, z1, y0, y1, x0, x1;
+    valid_range(OD, D, g->s[0], g->p[0], g->d[0], kz, &z0, &z1);
+    valid_range(OH, H, g->s[1], g->p[1], g->d[1], ky, &y0, &y1);
+    valid_range(OW, W, g->s[2], g->p[2], g->d[2], kx, &x0, &x1);
+    const int64_t sx = g->s[2], offx = kx * g->d[2] - g->p[2];
+    for (int64_t n = 0; n < g->n; n++) {
+        float *plane = dx + (n * g->c + c) * D * H * W;
+        for (int64_t oz = 0; oz < OD; oz++) {
+            if (oz < z0 || oz >= z1) {
+                src += OH * OW;
+                continue;
+            }
+            float *slice = plane + (oz * g->s[0] + kz * g->d[0] - g->p[0]) * H * W;
+            for (int64_t oy = 0; oy < OH; oy++, src += OW) {
+                if (oy < y0 || oy >= y1)
+                    continue;
+                float *row = slice + (oy * g->s[1] + ky * g->d[1] - g->p[1]) * W + offx;
+                if (sx == 1)
+                    for (int64_t ox = x0; ox < x1; ox++)
+                        row[ox] += src[ox];
+                else
+                    for (int64_t ox = x0; ox < x1; ox++)
+                        row[ox * sx] += src[ox];
+            }
+        }
+    }
+}
+
+static int64_t taps(const cn_conv_geom *g) { return g->k[0] * g->k[1] * g->k[2]; }
+
+static int64_t columns(const cn_conv_geom *g)
+{
+    return g->n * g->out[0] * g->out[1] * g->out[2];
+}
+
+void cn_im2col_rows(const cn_conv_geom *g, const float *x, float *col, int64_t r0, int64_t r1)
+{
+    const int64_t kk = taps(g), cols = columns(g);
+    for (int64_t r = r0; r < r1; r++) {
+        int64_t c = r / kk, t = r % kk;
+        int64_t kz = t / (g->k[1] * g->k[2]), ky = t / g->k[2] % g->k[1], kx = t % g->k[2];
+        unfold_row(g, x, col + r * cols, c, kz, ky, kx);
+    }
+}
+
+void cn_col2im_channels(const cn_conv_geom *g, const float *col, float *dx, int64_t c0,
+                        int64_t c1)
+{
+    const int64_t kk = taps(g), cols = columns(g);
+    const int64_t plane = g->in[0] * g->in[1] * g->in[2];
+    for (int64_t n = 0; n < g->n; n++)
+        memset(dx + (n * g->c + c0) * plane, 0, (size_t)((c1 - c0) * plane) * sizeof *dx);
+    for (int64_t c = c0; c < c1; c++)
+        for (int64_t t = 0; t < kk; t++) {
+            int64_t kz = t / (g->k[1] * g->k[2]), ky = t / g->k[2] % g->k[1], kx = t % g->k[2];
+            fold_row(g, col + (c * kk + t) * cols, dx, c, kz, ky, kx);
+        }
+}
+
+void cn_im2col(const cn_conv_geom *g, const float *x, float *col)
+{
+    cn_im2col_rows(g, x, col, 0, g->c * taps(g));
+}
+
+void cn_col2im(const cn_conv_geom *g, const float *col, float *dx)
+{
+    cn_col2im_channels(g, col, dx, 0, g->c);
+}
