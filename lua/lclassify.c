@@ -2,74 +2,15 @@
  * lclassify.c — cn.classify{...}: tiled classification of a raster with a model, driven from
  * Lua with a progress callback, and interruptible by SIGINT / SIGTERM.
  *
- * The progress function runs under lua_pcall inside the C trampoline (as on_epoch in ltrain.c),
- * so an error in it never longjmps through cn_classify's frames, which own the tile buffers and
- * the temporary outputs: the trampoline cancels, cn_classify removes its temporaries and returns,
- * and the error is raised again from here. While classifying, SIGINT and SIGTERM set a flag the
- * trampoline reads (the previous handlers come back afterwards); a second signal before the
- * cancel lands takes the default action. The strings the run uses stay on this function's stack,
+ * The progress function and SIGINT / SIGTERM are handled as for every long call (lrun.c): an error
+ * in the callback or a signal cancels cn_classify, which removes its temporaries, and the error
+ * comes back to the caller from here. The strings the run uses stay on this function's stack,
  * and a raster handle given as image is marked busy, so a callback cannot free what C uses.
  */
 #include "lcropnet.h"
 
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
-
-static volatile sig_atomic_t interrupted; /* the signal number, 0 when none */
-
-static void on_signal(int sig)
-{
-    if (interrupted) { /* asked twice: stop now, as without us */
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    interrupted = sig;
-}
-
-typedef struct classify_ctx {
-    lua_State *L;
-    int fn;       /* stack index of the progress function, 0 if none */
-    double fraction;
-    int stop;     /* progress returned false */
-    int failed;   /* progress raised; its error object is at the stack top */
-} classify_ctx;
-
-static int call_progress(lua_State *L)
-{
-    classify_ctx *c = lua_touserdata(L, 1);
-    lua_pushvalue(L, 2);
-    lua_pushnumber(L, c->fraction);
-    lua_call(L, 1, 1);
-    c->stop = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    return 0;
-}
-
-/* The cn_progress_fn: non-zero goes on. Stack space was reserved before cn_classify. */
-static int trampoline(double fraction, const char *message, void *data)
-{
-    (void)message;
-    classify_ctx *c = data;
-    if (interrupted)
-        return 0;
-    if (!c->fn)
-        return 1;
-    lua_State *L = c->L;
-    int base = lua_gettop(L);
-    c->fraction = fraction;
-    lua_pushcfunction(L, lcn_traceback);
-    lua_pushcfunction(L, call_progress);
-    lua_pushlightuserdata(L, c);
-    lua_pushvalue(L, c->fn);
-    if (lua_pcall(L, 2, 0, base + 1) != LUA_OK) {
-        lua_remove(L, base + 1);
-        c->failed = 1;
-        return 0;
-    }
-    lua_settop(L, base);
-    return !c->stop && !interrupted;
-}
 
 /* opts[name] as a string on the stack (or nil); raises unless a string or nil. */
 static const char *string_opt(lua_State *L, const char *name)
@@ -147,17 +88,6 @@ static void check_known(lua_State *L)
     }
 }
 
-/* nil, message (and "interrupted" as a third value after a signal). */
-static int fail(lua_State *L, int sig)
-{
-    lua_pushnil(L);
-    lua_pushstring(L, cn_last_error());
-    if (!sig)
-        return 2;
-    lua_pushliteral(L, "interrupted");
-    return 3;
-}
-
 /* cn.classify{model=, image=, output=, confidence=, probabilities=, tile=, ram=,
  * creation_options=, progress=} → true, or nil and "path: reason" */
 static int l_classify(lua_State *L)
@@ -185,8 +115,11 @@ static int l_classify(lua_State *L)
         cn_status st = cn_model_load(o.model_path, m);
         if (st == CN_ENOMEM)
             return lcn_fail(L);
-        if (st)
-            return fail(L, 0);
+        if (st) {
+            lua_pushnil(L);
+            lua_pushstring(L, cn_last_error());
+            return 2;
+        }
         model = *m;
     } else if (luaL_testudata(L, -1, LCN_MODEL)) {
         model = *(cn_model **)lua_touserdata(L, -1); /* every handle holds one pointer */
@@ -210,41 +143,19 @@ static int l_classify(lua_State *L)
         return luaL_error(L, "cn.classify: option 'image' must be a raster or a path (got %s)",
                           luaL_typename(L, -1));
     }
-    int pt = lua_getfield(L, 1, "progress");
-    if (pt != LUA_TNIL && pt != LUA_TFUNCTION)
-        return luaL_error(L, "cn.classify: option 'progress' must be a function");
-    classify_ctx ctx = {L, pt == LUA_TFUNCTION ? lua_gettop(L) : 0, 0, 0, 0};
-    o.progress = trampoline;
-    o.progress_data = &ctx;
-    luaL_checkstack(L, 8, "cn.classify");
-
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    interrupted = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    lcn_run run;
+    lcn_run_begin(L, &run, lcn_progress_opt(L, 1, "cn.classify"));
+    o.progress = lcn_run_progress;
+    o.progress_data = &run;
     if (image)
         image->busy++;
     cn_status st = image ? cn_classify_raster(image->r, model, output, &o)
                          : cn_classify(image_path, model, output, &o);
     if (image)
         image->busy--;
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
-    int sig = interrupted;
-    interrupted = 0;
-    if (ctx.failed)
-        return lua_error(L); /* the callback's error, left at the top by the trampoline */
-    if (st == CN_ECANCELLED && sig) {
-        cn_set_error(st, "%s: interrupted by %s", output, sig == SIGINT ? "SIGINT" : "SIGTERM");
-        return fail(L, sig);
-    }
-    if (st == CN_ENOMEM)
-        return lcn_fail(L);
-    if (st)
-        return fail(L, 0);
+    int n = lcn_run_end(L, &run, st, output);
+    if (n)
+        return n;
     lua_pushboolean(L, 1);
     return 1;
 }

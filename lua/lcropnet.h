@@ -14,6 +14,7 @@
 #include <lua.h>
 
 #include <float.h>
+#include <signal.h>
 #include <math.h>
 
 #include "cropnet.h"
@@ -108,5 +109,29 @@ void lcn_open_vrt(lua_State *L); /* pixel_model_info, realpath (lvrt.c) */
  * metamethods; leaves the stack as it found it. */
 void lcn_createmeta(lua_State *L, const char *tname, const luaL_Reg *methods,
                     const luaL_Reg *metamethods, lua_CFunction index);
+
+/* ---------------------------------------------------------------- long C calls (lrun.c) */
+
+/* A C call that reports progress to a Lua function and stops on SIGINT / SIGTERM. */
+typedef struct lcn_run {
+    lua_State *L;
+    int fn;                           /* stack index of the progress function, 0 if none */
+    double fraction;                  /* the fraction being reported */
+    int stop;                         /* the function returned false */
+    int failed;                       /* it raised; its error object is at the stack top */
+    struct sigaction old_int, old_term; /* the handlers to restore */
+} lcn_run;
+
+/* The "progress" option of the table at idx: its stack index (left on the stack), or 0.
+ * Raises unless a function; fname names the caller in the message. */
+int lcn_progress_opt(lua_State *L, int idx, const char *fname);
+/* Starts a run: fn is a progress function's stack index (or 0); installs the signal handlers. */
+void lcn_run_begin(lua_State *L, lcn_run *r, int fn);
+/* The cn_progress_fn to pass to the C call, with r as its user data. */
+int lcn_run_progress(double fraction, const char *message, void *data);
+/* Ends a run with the C call's status: raises the callback's error; for a failure pushes nil,
+ * message [, "interrupted" after a signal — the message then says "WHAT: interrupted by SIGINT"]
+ * and returns the count; returns 0 on success (nothing pushed). */
+int lcn_run_end(lua_State *L, lcn_run *r, cn_status st, const char *what);
 
 #endif

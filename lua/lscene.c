@@ -19,105 +19,8 @@
  */
 #include "lcropnet.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-
-static volatile sig_atomic_t interrupted; /* the signal number, 0 when none */
-
-static void on_signal(int sig)
-{
-    if (interrupted) { /* asked twice: stop now, as without us */
-        signal(sig, SIG_DFL);
-        raise(sig);
-        return;
-    }
-    interrupted = sig;
-}
-
-typedef struct scene_run {
-    lua_State *L;
-    int fn;          /* stack index of the progress function, 0 if none */
-    double fraction;
-    int stop;        /* progress returned false */
-    int failed;      /* progress raised; its error object is at the stack top */
-    struct sigaction old_int, old_term;
-} scene_run;
-
-static int call_progress(lua_State *L)
-{
-    scene_run *r = lua_touserdata(L, 1);
-    lua_pushvalue(L, 2);
-    lua_pushnumber(L, r->fraction);
-    lua_call(L, 1, 1);
-    r->stop = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    return 0;
-}
-
-/* The cn_progress_fn: non-zero goes on. */
-static int trampoline(double fraction, const char *message, void *data)
-{
-    (void)message;
-    scene_run *r = data;
-    if (interrupted)
-        return 0;
-    if (!r->fn)
-        return 1;
-    lua_State *L = r->L;
-    int base = lua_gettop(L);
-    r->fraction = fraction;
-    lua_pushcfunction(L, lcn_traceback);
-    lua_pushcfunction(L, call_progress);
-    lua_pushlightuserdata(L, r);
-    lua_pushvalue(L, r->fn);
-    if (lua_pcall(L, 2, 0, base + 1) != LUA_OK) {
-        lua_remove(L, base + 1); /* keep the error object alone at the top */
-        r->failed = 1;
-        return 0;
-    }
-    lua_settop(L, base);
-    return !r->stop && !interrupted;
-}
-
-/* Sets up the run: fn is the stack index of a progress function (or 0). */
-static void run_begin(lua_State *L, scene_run *r, int fn)
-{
-    memset(r, 0, sizeof *r);
-    r->L = L;
-    r->fn = fn;
-    luaL_checkstack(L, 8, "cn.scene");
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    interrupted = 0;
-    sigaction(SIGINT, &sa, &r->old_int);
-    sigaction(SIGTERM, &sa, &r->old_term);
-}
-
-/* Ends the run: raises the callback's error, or pushes nil, message [, "interrupted"] for a
- * failure (returns the count), or 0 on success. */
-static int run_end(lua_State *L, scene_run *r, cn_status st, const char *what)
-{
-    sigaction(SIGINT, &r->old_int, NULL);
-    sigaction(SIGTERM, &r->old_term, NULL);
-    int sig = interrupted;
-    interrupted = 0;
-    if (r->failed)
-        return lua_error(L);
-    if (st == CN_OK)
-        return 0;
-    if (st == CN_ENOMEM)
-        return lcn_fail(L);
-    if (st == CN_ECANCELLED && sig)
-        cn_set_error(st, "%s: interrupted by %s", what, sig == SIGINT ? "SIGINT" : "SIGTERM");
-    lua_pushnil(L);
-    lua_pushstring(L, cn_last_error());
-    if (!sig)
-        return 2;
-    lua_pushliteral(L, "interrupted");
-    return 3;
-}
 
 static void push_rgb(lua_State *L, const uint8_t rgb[3])
 {
@@ -214,19 +117,6 @@ static void push_report(lua_State *L, const cn_import_report *r)
     }
 }
 
-/* The progress option of the table at idx: its stack index, or 0. Raises unless a function. */
-static int progress_opt(lua_State *L, int idx, const char *fname)
-{
-    int t = lua_getfield(L, idx, "progress");
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
-        return 0;
-    }
-    if (t != LUA_TFUNCTION)
-        luaL_error(L, "%s: option 'progress' must be a function (got %s)", fname,
-                   luaL_typename(L, -1));
-    return lua_gettop(L);
-}
 
 /* import(src, out [, {var=, progress=}]) → true, info */
 static int l_import(lua_State *L)
@@ -243,13 +133,13 @@ static int l_import(lua_State *L)
             return luaL_error(L, "cn.scene.import: option 'var' must be a string (got %s)",
                               luaL_typename(L, -1));
     }
-    scene_run run;
-    run_begin(L, &run, lua_istable(L, 3) ? progress_opt(L, 3, "cn.scene.import") : 0);
-    o.progress = trampoline;
+    lcn_run run;
+    lcn_run_begin(L, &run, lua_istable(L, 3) ? lcn_progress_opt(L, 3, "cn.scene.import") : 0);
+    o.progress = lcn_run_progress;
     o.progress_data = &run;
     cn_import_report rep;
     cn_status st = cn_mat_import(src, out, &o, &rep);
-    int n = run_end(L, &run, st, out);
+    int n = lcn_run_end(L, &run, st, out);
     if (n)
         return n;
     lua_pushboolean(L, 1);
@@ -312,12 +202,12 @@ static int l_synth(lua_State *L)
     o.classes = clamp_int(int_opt(L, "classes", o.classes));
     o.threads = clamp_int(int_opt(L, "threads", 0));
     o.seed = (uint64_t)int_opt(L, "seed", 1);
-    scene_run run;
-    run_begin(L, &run, progress_opt(L, 1, "cn.scene.synth"));
-    o.progress = trampoline;
+    lcn_run run;
+    lcn_run_begin(L, &run, lcn_progress_opt(L, 1, "cn.scene.synth"));
+    o.progress = lcn_run_progress;
     o.progress_data = &run;
     cn_status st = cn_synth_write(paths[0], paths[1], &o);
-    int n = run_end(L, &run, st, paths[0]);
+    int n = lcn_run_end(L, &run, st, paths[0]);
     if (n)
         return n;
     lua_pushboolean(L, 1);
