@@ -391,6 +391,7 @@ cn_status cn_model_load(const char *path, cn_model **out);
 #include "cropnet_raster.h"
 #include "cropnet_data.h"
 #include "cropnet_scene.h"
+#include "cropnet_cluster.h"
 #include "cropnet_layers.h"
 
 #ifdef __cplusplus

@@ -163,6 +163,9 @@ cn_status cn_labelmap_create(const char *path, const char *const *inputs, int wi
                              cn_labelmap **out);
 /* Writes a window of class ids (h·w values, each in 0..max_id, else CN_EINVAL). */
 cn_status cn_labelmap_write(cn_labelmap *lm, int x, int y, int w, int h, const int32_t *ids);
+/* Sets a dataset metadata item (default domain; GTiff keeps it in the file). Errors: CN_EINVAL,
+ * CN_EIO. */
+cn_status cn_labelmap_set_metadata(cn_labelmap *lm, const char *key, const char *value);
 /* As cn_raster_writer_commit / _abort. */
 cn_status cn_labelmap_commit(cn_labelmap *lm);
 void cn_labelmap_abort(cn_labelmap *lm);

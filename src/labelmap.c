@@ -104,6 +104,17 @@ cn_status cn_labelmap_write(cn_labelmap *lm, int x, int y, int w, int h, const i
     return cn_raster_writer_write_int(lm->w, x, y, w, h, ids);
 }
 
+cn_status cn_labelmap_set_metadata(cn_labelmap *lm, const char *key, const char *value)
+{
+    GDALRasterBandH band = cn_raster_writer_band(lm->w, 1);
+    if (!band || !key || !*key || !value)
+        return cn_set_error(CN_EINVAL, "%s: bad metadata item", lm->path);
+    CPLErrorReset();
+    if (GDALSetMetadataItem(GDALGetBandDataset(band), key, value, NULL) != CE_None)
+        return cn_gdal_fail(CN_EIO, lm->path, "cannot set metadata");
+    return CN_OK;
+}
+
 cn_status cn_labelmap_commit(cn_labelmap *lm)
 {
     cn_status st = cn_raster_writer_commit(lm->w);
