@@ -124,14 +124,7 @@ static cn_status conv_forward(cn_layer *l, const cn_tensor *in)
     float *col = cn_tensor_data(c->col), *prod = cn_tensor_data(c->prod);
     cn_conv_unfold(&g, x, col);
     cn_gemm(false, false, O, cols, rows, 1.0f, w, rows, col, cols, 0.0f, prod, cols);
-    /* O × (N·P) → N × O × P, adding the bias on the way */
-    for (int64_t n = 0; n < g.n; n++)
-        for (int64_t o = 0; o < O; o++) {
-            const float *src = prod + o * cols + n * P;
-            float *dst = y + (n * O + o) * P, bo = b ? b[o] : 0.0f;
-            for (int64_t p = 0; p < P; p++)
-                dst[p] = src[p] + bo;
-        }
+    cn_conv_scatter(&g, O, prod, b, y); /* O × (N·P) → N × O × P, adding the bias on the way */
     c->have_forward = true;
     return CN_OK;
 }
@@ -162,29 +155,26 @@ static cn_status conv_backward(cn_layer *l, const cn_tensor *in, const cn_tensor
     const cn_conv_geom *g = &c->geom;
     const int64_t O = c->spec.out, P = positions(g), rows = c->rows, cols = g->n * P;
     const float *gy = cn_tensor_cdata(grad_out), *w = cn_tensor_cdata(c->weight);
-    if (c->grad_bias) {
-        float *gb = cn_tensor_data(c->grad_bias);
-        for (int64_t n = 0; n < g->n; n++)
-            for (int64_t o = 0; o < O; o++) {
-                const float *src = gy + (n * O + o) * P;
-                float sum = 0.0f;
-                for (int64_t p = 0; p < P; p++)
-                    sum += src[p];
-                gb[o] += sum;
-            }
-    }
+    float *gb = c->grad_bias ? cn_tensor_data(c->grad_bias) : NULL;
     if (want_grad_in && (st = cn_tensor_resize_as(l->grad_input, in)))
         return st;
     float *gx = want_grad_in ? cn_tensor_data(l->grad_input) : NULL;
     if (c->pointwise) {
+        if (gb)
+            for (int64_t n = 0; n < g->n; n++)
+                for (int64_t o = 0; o < O; o++) {
+                    const float *src = gy + (n * O + o) * P;
+                    float sum = 0.0f;
+                    for (int64_t p = 0; p < P; p++)
+                        sum += src[p];
+                    gb[o] += sum;
+                }
         cn_conv_pointwise_backward(c, g, cn_tensor_cdata(in), gy, gx);
         return CN_OK;
     }
-    /* dY regrouped N × O × P → O × (N·P), the layout of the forward product */
+    /* dY regrouped N × O × P → O × (N·P), the layout of the forward product; bias sums too */
     float *prod = cn_tensor_data(c->prod);
-    for (int64_t n = 0; n < g->n; n++)
-        for (int64_t o = 0; o < O; o++)
-            memcpy(prod + o * cols + n * P, gy + (n * O + o) * P, (size_t)P * sizeof *prod);
+    cn_conv_gather(g, O, gy, prod, gb);
     /* dW += dY · colᵀ */
     cn_gemm(false, true, O, rows, cols, 1.0f, prod, cols, cn_tensor_cdata(c->col), cols, 1.0f,
             cn_tensor_data(c->grad_weight), rows);

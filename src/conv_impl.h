@@ -35,4 +35,11 @@ void cn_conv_pointwise_backward(conv_impl *c, const cn_conv_geom *g, const float
 void cn_conv_unfold(const cn_conv_geom *g, const float *x, float *col);
 void cn_conv_fold(const cn_conv_geom *g, const float *col, float *dx);
 
+/* y (N × o × P) = prod (o × N·P) regrouped, plus bias[o] when bias is not NULL. */
+void cn_conv_scatter(const cn_conv_geom *g, int64_t o, const float *prod, const float *bias,
+                     float *y);
+/* prod (o × N·P) = gy (N × o × P) regrouped; adds each channel's sum to bias_sums if not NULL. */
+void cn_conv_gather(const cn_conv_geom *g, int64_t o, const float *gy, float *prod,
+                    float *bias_sums);
+
 #endif

@@ -6,9 +6,11 @@
  * backward routes each gradient to that one input without searching again (ties go to the first
  * position in row-major order, as in PyTorch). Average pooling divides by the full window,
  * padding included (Torch's and PyTorch's default count_include_pad); padding is at most half
- * the window, so every window holds at least one input value.
+ * the window, so every window holds at least one input value. Planes (one per sample and
+ * channel) are independent, so they are split over the threads of cn_set_threads.
  */
 #include "layer_impl.h"
+#include "parallel.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -70,34 +72,29 @@ static void window(const pool_impl *p, int64_t oy, int64_t ox, int64_t *y0, int6
     *x1 = xs + s->kernel[1] < p->w ? xs + s->kernel[1] : p->w;
 }
 
-static cn_status pool_forward(cn_layer *l, const cn_tensor *in)
+typedef struct pool_job {
+    const pool_impl *p;
+    bool is_max;
+    const float *src;    /* forward: x; backward: dY */
+    float *dst;          /* forward: y; backward: dX */
+} pool_job;
+
+/* Forward over planes [b, e) (one plane per sample and channel). */
+static void forward_planes(void *ctx, int64_t b, int64_t e)
 {
-    pool_impl *p = impl_of(l);
-    p->have_forward = false;
-    cn_status st = pool_geometry(l, in);
-    if (st)
-        return st;
-    const int64_t planes = p->n * p->c, hw = p->h * p->w, ohw = p->oh * p->ow;
-    bool is_max = l->kind == CN_LAYER_MAX_POOL2D;
-    if (is_max && (size_t)(planes * ohw) > p->argmax_cap) {
-        int32_t *a = realloc(p->argmax, (size_t)(planes * ohw) * sizeof *a);
-        if (!a)
-            return cn_set_error(CN_ENOMEM, "%s: out of memory", cn_layer_kind_name(l->kind));
-        p->argmax = a;
-        p->argmax_cap = (size_t)(planes * ohw);
-    }
-    const float *x = cn_tensor_cdata(in);
-    float *y = cn_tensor_data(l->output);
+    const pool_job *j = ctx;
+    const pool_impl *p = j->p;
+    const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;
     const float inv = 1.0f / (float)(p->spec.kernel[0] * p->spec.kernel[1]);
-    for (int64_t q = 0; q < planes; q++) {
-        const float *xp = x + q * hw;
-        float *yp = y + q * ohw;
-        int32_t *ap = is_max ? p->argmax + q * ohw : NULL;
+    for (int64_t q = b; q < e; q++) {
+        const float *xp = j->src + q * hw;
+        float *yp = j->dst + q * ohw;
+        int32_t *ap = j->is_max ? p->argmax + q * ohw : NULL;
         for (int64_t oy = 0; oy < p->oh; oy++)
             for (int64_t ox = 0; ox < p->ow; ox++) {
                 int64_t y0, y1, x0, x1;
                 window(p, oy, ox, &y0, &y1, &x0, &x1);
-                if (is_max) {
+                if (j->is_max) {
                     int64_t best = y0 * p->w + x0;
                     for (int64_t iy = y0; iy < y1; iy++)
                         for (int64_t ix = x0; ix < x1; ix++) {
@@ -116,6 +113,62 @@ static cn_status pool_forward(cn_layer *l, const cn_tensor *in)
                 }
             }
     }
+}
+
+/* Backward over planes [b, e): each plane's gradient only touches its own input plane. */
+static void backward_planes(void *ctx, int64_t b, int64_t e)
+{
+    const pool_job *j = ctx;
+    const pool_impl *p = j->p;
+    const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;
+    const float inv = 1.0f / (float)(p->spec.kernel[0] * p->spec.kernel[1]);
+    memset(j->dst + b * hw, 0, (size_t)((e - b) * hw) * sizeof *j->dst);
+    for (int64_t q = b; q < e; q++) {
+        float *gp = j->dst + q * hw;
+        const float *gyp = j->src + q * ohw;
+        if (j->is_max) {
+            const int32_t *ap = p->argmax + q * ohw;
+            for (int64_t o = 0; o < ohw; o++)
+                gp[ap[o]] += gyp[o];
+            continue;
+        }
+        for (int64_t oy = 0; oy < p->oh; oy++)
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                int64_t y0, y1, x0, x1;
+                window(p, oy, ox, &y0, &y1, &x0, &x1);
+                float g = gyp[oy * p->ow + ox] * inv;
+                for (int64_t iy = y0; iy < y1; iy++)
+                    for (int64_t ix = x0; ix < x1; ix++)
+                        gp[iy * p->w + ix] += g;
+            }
+    }
+}
+
+/* Planes per part: enough outputs that a part is worth a thread. */
+static int64_t grain_planes(const pool_impl *p)
+{
+    int64_t ohw = p->oh * p->ow;
+    return ohw >= 4096 ? 1 : 4096 / ohw;
+}
+
+static cn_status pool_forward(cn_layer *l, const cn_tensor *in)
+{
+    pool_impl *p = impl_of(l);
+    p->have_forward = false;
+    cn_status st = pool_geometry(l, in);
+    if (st)
+        return st;
+    const int64_t planes = p->n * p->c, ohw = p->oh * p->ow;
+    bool is_max = l->kind == CN_LAYER_MAX_POOL2D;
+    if (is_max && (size_t)(planes * ohw) > p->argmax_cap) {
+        int32_t *a = realloc(p->argmax, (size_t)(planes * ohw) * sizeof *a);
+        if (!a)
+            return cn_set_error(CN_ENOMEM, "%s: out of memory", cn_layer_kind_name(l->kind));
+        p->argmax = a;
+        p->argmax_cap = (size_t)(planes * ohw);
+    }
+    pool_job j = {p, is_max, cn_tensor_cdata(in), cn_tensor_data(l->output)};
+    cn_parallel_for(planes, grain_planes(p), forward_planes, &j);
     p->have_forward = true;
     return CN_OK;
 }
@@ -136,30 +189,9 @@ static cn_status pool_backward(cn_layer *l, const cn_tensor *in, const cn_tensor
     cn_status st = cn_tensor_resize_as(l->grad_input, in);
     if (st)
         return st;
-    const int64_t planes = p->n * p->c, hw = p->h * p->w, ohw = p->oh * p->ow;
-    const float *gy = cn_tensor_cdata(grad_out);
-    float *gx = cn_tensor_data(l->grad_input);
-    memset(gx, 0, (size_t)(planes * hw) * sizeof *gx);
-    const float inv = 1.0f / (float)(p->spec.kernel[0] * p->spec.kernel[1]);
-    for (int64_t q = 0; q < planes; q++) {
-        float *gp = gx + q * hw;
-        const float *gyp = gy + q * ohw;
-        if (l->kind == CN_LAYER_MAX_POOL2D) {
-            const int32_t *ap = p->argmax + q * ohw;
-            for (int64_t o = 0; o < ohw; o++)
-                gp[ap[o]] += gyp[o];
-            continue;
-        }
-        for (int64_t oy = 0; oy < p->oh; oy++)
-            for (int64_t ox = 0; ox < p->ow; ox++) {
-                int64_t y0, y1, x0, x1;
-                window(p, oy, ox, &y0, &y1, &x0, &x1);
-                float g = gyp[oy * p->ow + ox] * inv;
-                for (int64_t iy = y0; iy < y1; iy++)
-                    for (int64_t ix = x0; ix < x1; ix++)
-                        gp[iy * p->w + ix] += g;
-            }
-    }
+    pool_job j = {p, l->kind == CN_LAYER_MAX_POOL2D, cn_tensor_cdata(grad_out),
+                  cn_tensor_data(l->grad_input)};
+    cn_parallel_for(p->n * p->c, grain_planes(p), backward_planes, &j);
     return CN_OK;
 }
 

@@ -285,6 +285,57 @@ static void the_spec_reads_back(void)
     cn_layer_release(l);
 }
 
+/* Forward output and input gradient of l at x with the given thread count (fresh copies). */
+static void run_with_threads(cn_layer *l, cn_tensor *x, int threads, cn_tensor **y, cn_tensor **gx)
+{
+    cn_set_threads(threads);
+    cn_tensor *out = NULL, *g = NULL;
+    CHECK_OK(cn_tensor_new(1, (int64_t[]){0}, y));
+    CHECK_OK(cn_tensor_new(1, (int64_t[]){0}, gx));
+    CHECK_OK(cn_layer_forward(l, x, &out));
+    CHECK_OK(cn_tensor_copy(*y, out));
+    cn_layer_zero_grad(l);
+    CHECK_OK(cn_layer_backward(l, x, out, &g)); /* dY = Y: any fixed gradient will do */
+    CHECK_OK(cn_tensor_copy(*gx, g));
+    cn_set_threads(1);
+}
+
+static bool same_bits(const cn_tensor *a, const cn_tensor *b)
+{
+    return cn_tensor_same_shape(a, b) &&
+           memcmp(cn_tensor_cdata(a), cn_tensor_cdata(b),
+                  (size_t)cn_tensor_numel(a) * sizeof(float)) == 0;
+}
+
+static void threads_do_not_change_the_results(void)
+{
+    cn_conv_spec s;
+    cn_conv_spec_default(&s, 2, 16, 24, 3);
+    s.padding[0] = s.padding[1] = 1;
+    cn_layer *c = conv(&s), *p = NULL;
+    cn_pool_spec ps = {{2, 2}, {2, 2}, {0, 0}, true};
+    CHECK_OK(cn_pool_new(CN_LAYER_MAX_POOL2D, &ps, &p));
+    cn_rng rng;
+    cn_rng_seed(&rng, 9);
+    CHECK_OK(cn_layer_init(c, CN_INIT_HE_UNIFORM, 0, &rng));
+    cn_tensor *x = gc_random(4, (int64_t[]){64, 16, 11, 11}, &rng);
+    cn_layer *layers[2] = {c, p};
+    for (int i = 0; i < 2; i++) {
+        cn_tensor *y1, *g1, *y3, *g3;
+        run_with_threads(layers[i], x, 1, &y1, &g1);
+        run_with_threads(layers[i], x, 3, &y3, &g3);
+        CHECK(same_bits(y1, y3));
+        CHECK(same_bits(g1, g3));
+        cn_tensor_release(y1);
+        cn_tensor_release(g1);
+        cn_tensor_release(y3);
+        cn_tensor_release(g3);
+    }
+    cn_tensor_release(x);
+    cn_layer_release(c);
+    cn_layer_release(p);
+}
+
 int main(void)
 {
     RUN(conv2d_matches_the_definition);
@@ -304,5 +355,6 @@ int main(void)
     RUN(backward_refuses_an_input_other_than_the_forward_one);
     RUN(bad_specs_are_refused);
     RUN(the_spec_reads_back);
+    RUN(threads_do_not_change_the_results);
     return CHECK_EXIT();
 }

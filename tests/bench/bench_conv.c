@@ -1,0 +1,320 @@
+/*
+ * bench_conv.c — the 2-D patch network of ../shared/peers/torch_nets.py "cnn2d": 204 bands ×
+ * 11×11 patch → 1×1 conv 32 → 3×3 conv 64 (pad 1) → ReLU → 3×3 conv 64 → ReLU → max-pool 2
+ * (floor, 9 → 4) → dense 1024 → 16, batch 128, softmax cross-entropy.
+ *
+ * Two parts:
+ *  - "net": training (SGD momentum 0.9, Adam) and inference samples/s at each thread count,
+ *    rounds interleaved as in bench_mlp.c; one line per (mode, threads) with key=value fields.
+ *  - "gemm": each convolution layer's forward and backward as GFLOP/s of its GEMM work (the
+ *    flops of its GEMMs over the layer's whole time: unfolding, regrouping and bias included),
+ *    beside one plain cn_gemm (OpenBLAS SGEMM) call of the same shapes; the fraction says how
+ *    much of OpenBLAS's speed the layer keeps.
+ *
+ * usage: bench_conv [--threads 1,2] [--rounds 5] [--round-sec 1.5] [--modes sgd,adam,infer]
+ *                   [--parts net,gemm]
+ */
+#include "cropnet.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum { BANDS = 204, PATCH = 11, CLASSES = 16, BATCH = 128, NBATCH = 4 };
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_conv: %s: %s\n", what, cn_last_error());
+    exit(1);
+}
+
+static cn_layer *conv(int64_t in, int64_t out, int64_t k, int64_t pad)
+{
+    cn_conv_spec s;
+    cn_conv_spec_default(&s, 2, in, out, k);
+    s.padding[0] = s.padding[1] = pad;
+    cn_layer *l = NULL;
+    if (cn_conv_new(&s, &l))
+        die("conv");
+    return l;
+}
+
+static void add(cn_layer *net, cn_layer *l)
+{
+    if (cn_sequential_add(net, l))
+        die("add");
+    cn_layer_release(l);
+}
+
+static cn_layer *make_cnn(void)
+{
+    cn_layer *net = NULL, *l = NULL;
+    cn_sequential_new(&net);
+    add(net, conv(BANDS, 32, 1, 0));
+    add(net, conv(32, 64, 3, 1));
+    cn_activation_new(CN_LAYER_RELU, 0, &l);
+    add(net, l);
+    add(net, conv(64, 64, 3, 0));
+    cn_activation_new(CN_LAYER_RELU, 0, &l);
+    add(net, l);
+    cn_pool_spec pool = {{2, 2}, {2, 2}, {0, 0}, true};
+    cn_pool_new(CN_LAYER_MAX_POOL2D, &pool, &l);
+    add(net, l);
+    cn_flatten_new(&l);
+    add(net, l);
+    int64_t p = (PATCH - 2) / 2;
+    cn_linear_new(64 * p * p, CLASSES, &l);
+    add(net, l);
+    cn_rng rng;
+    cn_rng_seed(&rng, 0);
+    cn_layer_init(net, CN_INIT_HE_UNIFORM, 0, &rng);
+    return net;
+}
+
+typedef struct {
+    cn_layer *net;
+    cn_optim *opt; /* NULL for inference */
+    cn_tensor *x[NBATCH], *y[NBATCH], *grad;
+} bench_state;
+
+static int step(bench_state *s, int i)
+{
+    cn_tensor *out;
+    if (cn_layer_forward(s->net, s->x[i % NBATCH], &out))
+        return -1;
+    if (!s->opt)
+        return 0;
+    if (cn_loss_backward(CN_LOSS_SOFTMAX_CE, out, s->y[i % NBATCH], s->grad))
+        return -1;
+    cn_layer_zero_grad(s->net);
+    if (cn_layer_backward(s->net, s->x[i % NBATCH], s->grad, NULL) || cn_optim_step(s->opt, s->net))
+        return -1;
+    return 0;
+}
+
+static void bench_net(const int *threads, int nthreads, int rounds, double round_sec,
+                      const char *modes)
+{
+    bench_state s = {0};
+    cn_rng rng;
+    cn_rng_seed(&rng, 1);
+    for (int b = 0; b < NBATCH; b++) {
+        cn_tensor_new(4, (int64_t[]){BATCH, BANDS, PATCH, PATCH}, &s.x[b]);
+        cn_tensor_new(1, (int64_t[]){BATCH}, &s.y[b]);
+        for (int64_t i = 0; i < cn_tensor_numel(s.x[b]); i++)
+            cn_tensor_data(s.x[b])[i] = (float)cn_rng_normal(&rng);
+        for (int i = 0; i < BATCH; i++)
+            cn_tensor_data(s.y[b])[i] = (float)cn_rng_below(&rng, CLASSES);
+    }
+    cn_tensor_new(1, (int64_t[]){1}, &s.grad);
+    char modes_copy[64];
+    snprintf(modes_copy, sizeof modes_copy, "%s", modes);
+    for (char *mode = strtok(modes_copy, ","); mode; mode = strtok(NULL, ",")) {
+        s.net = make_cnn();
+        s.opt = NULL;
+        cn_optim_config c;
+        if (!strcmp(mode, "adam") || !strcmp(mode, "sgd")) {
+            cn_optim_kind k = !strcmp(mode, "adam") ? CN_OPTIM_ADAM : CN_OPTIM_SGD;
+            cn_optim_defaults(k, &c);
+            if (k == CN_OPTIM_SGD) {
+                c.lr = 0.01;
+                c.momentum = 0.9;
+                c.dampening = 0;
+            }
+            cn_optim_new(k, &c, &s.opt);
+            cn_layer_set_training(s.net, true);
+        } else if (!strcmp(mode, "infer")) {
+            cn_layer_set_training(s.net, false);
+        } else {
+            fprintf(stderr, "bench_conv: unknown mode %s\n", mode);
+            exit(2);
+        }
+        double per[8][100];
+        for (int t = 0; t < nthreads; t++) { /* warm-up */
+            cn_set_threads(threads[t]);
+            for (int i = 0; i < 2; i++)
+                if (step(&s, i))
+                    die(mode);
+        }
+        for (int r = 0; r < rounds; r++)
+            for (int t = 0; t < nthreads; t++) {
+                cn_set_threads(threads[t]);
+                int it = 0;
+                double t0 = now(), el;
+                do {
+                    if (step(&s, it++))
+                        die(mode);
+                    el = now() - t0;
+                } while (el < round_sec || it < 3);
+                per[t][r] = it * (double)BATCH / el;
+            }
+        for (int t = 0; t < nthreads; t++) {
+            qsort(per[t], (size_t)rounds, sizeof(double), cmp_double);
+            printf("cropnet cnn2d %-5s threads %d  median %10.1f samples/s (min %.1f, max %.1f)  "
+                   "mode=%s threads=%d samples_per_s=%.1f\n",
+                   mode, threads[t], per[t][rounds / 2], per[t][0], per[t][rounds - 1], mode,
+                   threads[t], per[t][rounds / 2]);
+        }
+        fflush(stdout);
+        cn_optim_free(s.opt);
+        cn_layer_release(s.net);
+    }
+    for (int b = 0; b < NBATCH; b++) {
+        cn_tensor_release(s.x[b]);
+        cn_tensor_release(s.y[b]);
+    }
+    cn_tensor_release(s.grad);
+}
+
+/* Median seconds of fn over reps runs after one warm-up. */
+typedef struct layer_case {
+    const char *name;
+    int64_t in, out, k, pad, size; /* channels, kernel, padding, input side */
+} layer_case;
+
+typedef struct timing_ctx {
+    cn_layer *l;
+    cn_tensor *x, *y, *gy;
+    float *a, *b, *c; /* plain GEMM operands */
+    int64_t m, n, k;  /* forward GEMM: out × (N·P) × (in·k²) */
+    bool first;       /* the network's first layer: no input gradient in training */
+} timing_ctx;
+
+static double median_time(void (*fn)(timing_ctx *), timing_ctx *c, int reps)
+{
+    double t[64];
+    fn(c);
+    for (int i = 0; i < reps; i++) {
+        double t0 = now();
+        fn(c);
+        t[i] = now() - t0;
+    }
+    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    return t[reps / 2];
+}
+
+static void run_forward(timing_ctx *c)
+{
+    if (cn_layer_forward(c->l, c->x, &c->y))
+        die("forward");
+}
+
+static void run_backward(timing_ctx *c)
+{
+    cn_tensor *gx;
+    if (cn_layer_backward(c->l, c->x, c->gy, c->first ? NULL : &gx))
+        die("backward");
+}
+
+/* The GEMMs of the layer as plain calls on the batched shapes: forward O × NP × K. */
+static void gemm_forward(timing_ctx *c)
+{
+    cn_gemm(false, false, c->m, c->n, c->k, 1.0f, c->a, c->k, c->b, c->n, 0.0f, c->c, c->n);
+}
+
+/* backward: dW (O × K over NP) and, unless first, dX (K × NP over O) */
+static void gemm_backward(timing_ctx *c)
+{
+    cn_gemm(false, true, c->m, c->k, c->n, 1.0f, c->c, c->n, c->b, c->n, 1.0f, c->a, c->k);
+    if (!c->first)
+        cn_gemm(true, false, c->k, c->n, c->m, 1.0f, c->a, c->k, c->c, c->n, 0.0f, c->b, c->n);
+}
+
+static void bench_gemm(const int *threads, int nthreads, int reps)
+{
+    static const layer_case cases[] = {
+        {"conv1x1 204->32", BANDS, 32, 1, 0, PATCH},
+        {"conv3x3 32->64 pad 1", 32, 64, 3, 1, PATCH},
+        {"conv3x3 64->64", 64, 64, 3, 0, PATCH},
+    };
+    cn_rng rng;
+    cn_rng_seed(&rng, 2);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const layer_case *lc = &cases[i];
+        timing_ctx c = {.l = conv(lc->in, lc->out, lc->k, lc->pad), .first = i == 0};
+        cn_layer_init(c.l, CN_INIT_HE_UNIFORM, 0, &rng);
+        int64_t o = lc->size - lc->k + 2 * lc->pad + 1;
+        cn_tensor_new(4, (int64_t[]){BATCH, lc->in, lc->size, lc->size}, &c.x);
+        cn_tensor_new(4, (int64_t[]){BATCH, lc->out, o, o}, &c.gy);
+        for (int64_t j = 0; j < cn_tensor_numel(c.x); j++)
+            cn_tensor_data(c.x)[j] = (float)cn_rng_normal(&rng);
+        for (int64_t j = 0; j < cn_tensor_numel(c.gy); j++)
+            cn_tensor_data(c.gy)[j] = (float)cn_rng_normal(&rng);
+        c.m = lc->out;
+        c.n = BATCH * o * o;
+        c.k = lc->in * lc->k * lc->k;
+        c.a = calloc((size_t)(c.m * c.k), sizeof(float));
+        c.b = calloc((size_t)(c.k * c.n), sizeof(float));
+        c.c = calloc((size_t)(c.m * c.n), sizeof(float));
+        double fwd_flops = 2.0 * (double)c.m * (double)c.n * (double)c.k;
+        double bwd_flops = fwd_flops * (c.first ? 1 : 2);
+        for (int t = 0; t < nthreads; t++) {
+            cn_set_threads(threads[t]);
+            double lf = median_time(run_forward, &c, reps), gf = median_time(gemm_forward, &c, reps);
+            double lb = median_time(run_backward, &c, reps), gb = median_time(gemm_backward, &c, reps);
+            printf("cropnet gemm %-22s threads %d  forward %6.1f GFLOP/s (sgemm %6.1f, %3.0f%%)  "
+                   "backward%s %6.1f GFLOP/s (sgemm %6.1f, %3.0f%%)  M=%lld N=%lld K=%lld  "
+                   "layer=%zu threads=%d fwd_frac=%.3f bwd_frac=%.3f\n",
+                   lc->name, threads[t], fwd_flops / lf * 1e-9, fwd_flops / gf * 1e-9,
+                   100 * gf / lf, c.first ? " (dW only)" : "", bwd_flops / lb * 1e-9,
+                   bwd_flops / gb * 1e-9, 100 * gb / lb, (long long)c.m, (long long)c.n,
+                   (long long)c.k, i, threads[t], gf / lf, gb / lb);
+            fflush(stdout);
+        }
+        free(c.a);
+        free(c.b);
+        free(c.c);
+        cn_tensor_release(c.x);
+        cn_tensor_release(c.gy);
+        cn_layer_release(c.l);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    int threads[8] = {1, 2}, nthreads = 2, rounds = 5;
+    double round_sec = 1.5;
+    const char *modes = "sgd,adam,infer", *parts = "net,gemm";
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            nthreads = 0;
+            for (char *t = strtok(argv[++i], ","); t && nthreads < 8; t = strtok(NULL, ","))
+                threads[nthreads++] = atoi(t) > 0 ? atoi(t) : 1;
+        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            rounds = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--round-sec") && i + 1 < argc) {
+            round_sec = atof(argv[++i]);
+        } else if (!strcmp(argv[i], "--modes") && i + 1 < argc) {
+            modes = argv[++i];
+        } else if (!strcmp(argv[i], "--parts") && i + 1 < argc) {
+            parts = argv[++i];
+        } else {
+            fprintf(stderr, "usage: bench_conv [--threads 1,2] [--rounds N] [--round-sec S] "
+                            "[--modes sgd,adam,infer] [--parts net,gemm]\n");
+            return 2;
+        }
+    }
+    if (rounds < 1 || rounds > 100)
+        rounds = 5;
+    printf("# cropnet %s cnn2d %d bands x %dx%d, batch %d, rounds %d x %.1f s, blas %s\n",
+           CN_VERSION_STRING, BANDS, PATCH, PATCH, BATCH, rounds, round_sec, cn_blas_info());
+    if (strstr(parts, "net"))
+        bench_net(threads, nthreads, rounds, round_sec, modes);
+    if (strstr(parts, "gemm"))
+        bench_gemm(threads, nthreads, 2 * rounds + 1);
+    return 0;
+}
