@@ -111,5 +111,6 @@ int luaopen_cropnet_core(lua_State *L)
     lcn_open_classify(L);
     lcn_open_scene(L);
     lcn_open_vrt(L);
+    lcn_open_cluster(L);
     return 1;
 }

@@ -104,6 +104,7 @@ void lcn_open_raster(lua_State *L);
 void lcn_open_classify(lua_State *L);
 void lcn_open_scene(lua_State *L);
 void lcn_open_vrt(lua_State *L); /* pixel_model_info, realpath (lvrt.c) */
+void lcn_open_cluster(lua_State *L); /* cn.cluster: k-means (lcluster.c) */
 
 /* Creates metatable tname with methods (reached through __index unless index is given) and
  * metamethods; leaves the stack as it found it. */

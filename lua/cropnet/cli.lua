@@ -14,6 +14,7 @@ local commands = {
   { name = "classify", about = "classify an image with a model into a crop map" },
   { name = "split", about = "split a label raster into training and test labels" },
   { name = "eval", about = "measure a crop map against reference labels" },
+  { name = "cluster", about = "segment an image into zones by k-means" },
   { name = "run", about = "run a Lua script with the cropnet module loaded" },
   { name = "vrt", about = "write a VRT that runs a model through the GDAL plugin" },
   { name = "info", about = "describe a model file" },

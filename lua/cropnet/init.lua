@@ -22,6 +22,7 @@ local cn = {
   data = core.data,           -- samples, band_stats, split, labels_from_vector
   evaluate = core.data.evaluate, -- cn.evaluate(map, reference)
   scene = core.scene,         -- import, mat_variables, synth, benchmark_classes, synth_classes
+  cluster = core.cluster,     -- kmeans{data =, k =, ...}, load(path), model(centroids)
   core = core,
 }
 

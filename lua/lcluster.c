@@ -1,0 +1,621 @@
+/*
+ * lcluster.c — k-means in Lua: cn.cluster.kmeans{...} fits on a tensor or a raster, and the
+ * model handle it returns (predict, predict_raster, partial_fit, centroids, inertia, save);
+ * cn.cluster.load reads a centroids file and cn.cluster.model wraps given centroids.
+ *
+ * Segment ids are 1-based in Lua (0 for a pixel that cannot be assigned), as class ids are
+ * everywhere else in the Lua API. Long runs (fits, rasters) take a progress function and stop on
+ * Ctrl-C through lrun.c; a model or raster in use by such a run is marked busy so a callback
+ * cannot close it. Misuse raises; a file, scene or data set that cannot be clustered (missing,
+ * all nodata, fewer valid pixels than k) returns nil, "what: reason".
+ */
+#include "lcropnet.h"
+
+#include <string.h>
+
+#define LCN_KMEANS "cropnet.kmeans"
+
+typedef struct lcn_kmeans {
+    cn_kmeans *km; /* NULL when closed */
+    int busy;      /* inside predict_raster / partial_fit: close refuses */
+} lcn_kmeans;
+
+static lcn_kmeans *pushmodel(lua_State *L)
+{
+    lcn_kmeans *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->km = NULL; /* closed until it holds a model */
+    u->busy = 0;
+    luaL_setmetatable(L, LCN_KMEANS);
+    return u;
+}
+
+static lcn_kmeans *checkmodel(lua_State *L, int idx)
+{
+    lcn_kmeans *u = luaL_checkudata(L, idx, LCN_KMEANS);
+    if (!u->km)
+        luaL_error(L, "attempt to use a closed k-means model");
+    return u;
+}
+
+/* nil, message for failures of the data; raises for memory errors. */
+static int data_fail(lua_State *L, cn_status st)
+{
+    if (st == CN_ENOMEM)
+        return lcn_fail(L);
+    lua_pushnil(L);
+    lua_pushstring(L, cn_last_error());
+    return 2;
+}
+
+/* A 2-D tensor argument as rows × bands. */
+static const float *checkrows(lua_State *L, int idx, int64_t *n, int *d)
+{
+    cn_tensor *t = lcn_checktensor(L, idx);
+    if (cn_tensor_ndim(t) != 2 || cn_tensor_dim(t, 1) < 1 || cn_tensor_dim(t, 1) > INT32_MAX) {
+        char shape[64];
+        luaL_error(L, "expected a pixels × bands tensor, got %s",
+                   cn_tensor_shape_str(t, shape, sizeof shape));
+    }
+    *n = cn_tensor_dim(t, 0);
+    *d = (int)cn_tensor_dim(t, 1);
+    return cn_tensor_cdata(t);
+}
+
+/* Opens path as a raster handle pushed on the stack (closed by the collector whatever happens). */
+static cn_status open_raster(lua_State *L, const char *path, lcn_raster **out)
+{
+    lcn_raster *u = lua_newuserdatauv(L, sizeof *u, 0);
+    u->r = NULL;
+    u->busy = 0;
+    luaL_setmetatable(L, LCN_RASTER);
+    *out = u;
+    return cn_raster_open(path, &u->r);
+}
+
+/* opts[name], a list of strings, as a NULL-terminated array of copies in a userdata left on the
+ * stack (a callback changing the table cannot pull them away); NULL when absent. */
+static const char *const *string_list(lua_State *L, int idx, const char *name, const char *fname)
+{
+    int t = lua_getfield(L, idx, name);
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return NULL;
+    }
+    if (t != LUA_TTABLE)
+        luaL_error(L, "%s: option '%s' must be a list of strings", fname, name);
+    int tbl = lua_gettop(L);
+    lua_Integer n = luaL_len(L, tbl);
+    if (n < 0 || n > 1000)
+        luaL_error(L, "%s: option '%s' has too many strings", fname, name);
+    size_t bytes = 0;
+    for (lua_Integer i = 1; i <= n; i++) {
+        if (lua_rawgeti(L, tbl, i) != LUA_TSTRING)
+            luaL_error(L, "%s: option '%s' must be a list of strings", fname, name);
+        bytes += lua_rawlen(L, -1) + 1;
+        lua_pop(L, 1);
+    }
+    size_t head = ((size_t)n + 1) * sizeof(char *);
+    char **list = lua_newuserdatauv(L, head + bytes, 0);
+    char *p = (char *)list + head;
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_rawgeti(L, tbl, i);
+        size_t len;
+        const char *str = lua_tolstring(L, -1, &len);
+        memcpy(p, str, len + 1);
+        list[i - 1] = p;
+        p += len + 1;
+        lua_pop(L, 1);
+    }
+    list[n] = NULL;
+    return (const char *const *)list;
+}
+
+/* ---------------------------------------------------------------- options */
+
+static const char *const known_options[] = {
+    "data", "k", "seed", "init", "n_init", "max_iter", "tol", "sample", "minibatch", "threads",
+    "threading", "tile", "ram", "progress", NULL};
+
+static void check_known(lua_State *L, int idx, const char *const *known, const char *fname)
+{
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        int i = 0;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            while (known[i] && strcmp(known[i], lua_tostring(L, -2)) != 0)
+                i++;
+        if (lua_type(L, -2) != LUA_TSTRING || !known[i])
+            luaL_error(L, "%s: unknown option '%s'", fname,
+                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
+        lua_pop(L, 1);
+    }
+}
+
+/* opts[name] as an integer in lo..hi, or def when absent. */
+static lua_Integer int_opt(lua_State *L, int idx, const char *name, lua_Integer def,
+                           lua_Integer lo, lua_Integer hi, const char *fname)
+{
+    int isnum;
+    lua_getfield(L, idx, name);
+    lua_Integer v = lua_isnil(L, -1) ? def : lua_tointegerx(L, -1, &isnum);
+    if (!lua_isnil(L, -1) && (!isnum || v < lo || v > hi))
+        luaL_error(L, "%s: option '%s' must be an integer in %I..%I", fname, name, lo, hi);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* The k-means options of the table at idx; init centroids (a tensor) stay on the stack. */
+static void kmeans_opts(lua_State *L, int idx, cn_kmeans_options *o, const char *fname)
+{
+    cn_kmeans_defaults(o);
+    o->k = (int)int_opt(L, idx, "k", 0, 1, CN_CLASS_ID_MAX, fname);
+    if (o->k == 0)
+        luaL_error(L, "%s: option 'k' (the number of clusters, >= 1) is required", fname);
+    o->seed = (uint64_t)int_opt(L, idx, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, fname);
+    o->n_init = (int)int_opt(L, idx, "n_init", 1, 1, 10000, fname);
+    o->max_iter = (int)int_opt(L, idx, "max_iter", 300, 1, 1 << 30, fname);
+    o->threads = (int)int_opt(L, idx, "threads", 0, 0, 4096, fname);
+    lua_getfield(L, idx, "tol");
+    if (!lua_isnil(L, -1)) {
+        int isnum;
+        o->tol = lua_tonumberx(L, -1, &isnum);
+        if (!isnum || !(o->tol >= 0))
+            luaL_error(L, "%s: option 'tol' must be a number >= 0", fname);
+    }
+    lua_pop(L, 1);
+    static const char *const hows[] = {"pixels", "blas", NULL};
+    lua_getfield(L, idx, "threading");
+    if (!lua_isnil(L, -1))
+        o->threading = (cn_kmeans_threading)luaL_checkoption(L, -1, NULL, hows);
+    lua_pop(L, 1);
+    int t = lua_getfield(L, idx, "init");
+    if (t == LUA_TSTRING) {
+        const char *s = lua_tostring(L, -1);
+        if (!strcmp(s, "kmeans++") || !strcmp(s, "k-means++"))
+            o->init = CN_KMEANS_INIT_PLUSPLUS;
+        else if (!strcmp(s, "random"))
+            o->init = CN_KMEANS_INIT_RANDOM;
+        else
+            luaL_error(L, "%s: option 'init' must be \"kmeans++\", \"random\" or a k × bands "
+                       "tensor (got \"%s\")", fname, s);
+        lua_pop(L, 1);
+    } else if (t != LUA_TNIL) {
+        int64_t n;
+        int d;
+        const float *c = checkrows(L, lua_gettop(L), &n, &d);
+        if (n != o->k)
+            luaL_error(L, "%s: option 'init' has %I rows, k is %d", fname, (lua_Integer)n, o->k);
+        o->init = CN_KMEANS_INIT_GIVEN;
+        o->init_centroids = c; /* the tensor stays on the stack */
+    } else {
+        lua_pop(L, 1);
+    }
+}
+
+/* Band count of given init centroids, checked against the data's. */
+static void check_init_bands(lua_State *L, const cn_kmeans_options *o, int d, const char *fname)
+{
+    if (o->init != CN_KMEANS_INIT_GIVEN)
+        return;
+    lua_getfield(L, 1, "init");
+    int cols = (int)cn_tensor_dim(lcn_checktensor(L, -1), 1);
+    lua_pop(L, 1);
+    if (cols != d)
+        luaL_error(L, "%s: option 'init' has %d bands, the data %d", fname, cols, d);
+}
+
+/* ---------------------------------------------------------------- progress by stages */
+
+/* Fitting a raster reports a sampling pass then k-means: one fraction over both. */
+typedef struct staged {
+    lcn_run run;
+    double sample_share; /* the part of the bar the sampling pass takes */
+} staged;
+
+static int staged_progress(double f, const char *stage, void *data)
+{
+    staged *s = data;
+    double g = stage && !strcmp(stage, "sampling") ? f * s->sample_share
+                                                   : s->sample_share + f * (1 - s->sample_share);
+    return lcn_run_progress(g, stage, &s->run);
+}
+
+/* ---------------------------------------------------------------- fitting */
+
+/* Rows of the tensor sampled without replacement (partial Fisher–Yates), in their order. */
+static const float *sample_rows(lua_State *L, const float *x, int64_t n, int d, int64_t m,
+                                uint64_t seed)
+{
+    int64_t dims[2] = {m, d};
+    cn_tensor *t = lcn_pushnewtensor(L, 2, dims);
+    int64_t *idx = lua_newuserdatauv(L, (size_t)n * sizeof *idx, 0);
+    for (int64_t i = 0; i < n; i++)
+        idx[i] = i;
+    cn_rng rng;
+    cn_rng_seed(&rng, seed);
+    for (int64_t i = 0; i < m; i++) {
+        int64_t j = i + (int64_t)cn_rng_below(&rng, (uint64_t)(n - i)), s = idx[i];
+        idx[i] = idx[j];
+        idx[j] = s;
+    }
+    /* keep the data's order: mark the chosen rows, then walk them */
+    uint8_t *chosen = lua_newuserdatauv(L, (size_t)n, 0);
+    memset(chosen, 0, (size_t)n);
+    for (int64_t i = 0; i < m; i++)
+        chosen[idx[i]] = 1;
+    float *out = cn_tensor_data(t);
+    for (int64_t i = 0, r = 0; i < n; i++)
+        if (chosen[i])
+            memcpy(out + (size_t)r++ * (size_t)d, x + (size_t)i * (size_t)d, (size_t)d * sizeof *out);
+    lua_pop(L, 2);
+    return out; /* the tensor stays on the stack */
+}
+
+/* The minibatch = {batch =, steps =} option: batch 0 when absent. */
+static void minibatch_opt(lua_State *L, int64_t *batch, int64_t *steps, const char *fname)
+{
+    *batch = *steps = 0;
+    int t = lua_getfield(L, 1, "minibatch");
+    if (t == LUA_TNIL) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (t == LUA_TBOOLEAN && lua_toboolean(L, -1)) {
+        *batch = 1024;
+    } else if (t == LUA_TTABLE) {
+        int idx = lua_gettop(L);
+        static const char *const known[] = {"batch", "steps", NULL};
+        check_known(L, idx, known, fname);
+        *batch = int_opt(L, idx, "batch", 1024, 1, (lua_Integer)1 << 40, fname);
+        *steps = int_opt(L, idx, "steps", 0, 0, (lua_Integer)1 << 50, fname);
+    } else if (t != LUA_TBOOLEAN) {
+        luaL_error(L, "%s: option 'minibatch' must be true or {batch =, steps =}", fname);
+    }
+    lua_pop(L, 1);
+}
+
+static cn_status fit_tensor(lua_State *L, const cn_kmeans_options *o, int64_t sample,
+                            int64_t batch, int64_t steps, cn_kmeans **out)
+{
+    const char *fname = "cn.cluster.kmeans";
+    lua_getfield(L, 1, "data");
+    int64_t n;
+    int d;
+    const float *x = checkrows(L, lua_gettop(L), &n, &d);
+    check_init_bands(L, o, d, fname);
+    if (sample > 0 && sample < n) {
+        x = sample_rows(L, x, n, d, sample, o->seed);
+        n = sample;
+    }
+    return batch > 0 ? cn_kmeans_fit_minibatch(x, n, d, o, batch, steps, NULL, out)
+                     : cn_kmeans_fit(x, n, d, o, NULL, out);
+}
+
+/* cn.cluster.kmeans{data =, k =, seed =, init =, n_init =, max_iter =, tol =, sample =,
+ * minibatch = {batch =, steps =}, threads =, threading =, tile =, ram =, progress =}
+ * → model, or nil and a message */
+static int l_kmeans(lua_State *L)
+{
+    const char *fname = "cn.cluster.kmeans";
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    check_known(L, 1, known_options, fname);
+    cn_cluster_options co;
+    memset(&co, 0, sizeof co);
+    kmeans_opts(L, 1, &co.kmeans, fname);
+    co.sample = int_opt(L, 1, "sample", 0, 1, (lua_Integer)1 << 50, fname);
+    co.tile = (int)int_opt(L, 1, "tile", 0, 1, 1 << 20, fname);
+    co.ram_mb = (int)int_opt(L, 1, "ram", 0, 1, 1 << 30, fname);
+    minibatch_opt(L, &co.batch, &co.steps, fname);
+    staged st_run;
+    lcn_kmeans *u = pushmodel(L);
+    int ut = lua_gettop(L);
+    lua_getfield(L, 1, "data");
+    lcn_raster *ru = luaL_testudata(L, -1, LCN_RASTER);
+    bool is_path = lua_type(L, -1) == LUA_TSTRING;
+    if (!ru && !is_path && !lcn_totensorud(L, -1))
+        return luaL_error(L, "%s: option 'data' must be a tensor, a raster or a raster path "
+                          "(got %s)", fname, luaL_typename(L, -1));
+    if (ru && !ru->r)
+        return luaL_error(L, "%s: option 'data' is a closed raster", fname);
+    if (is_path) {
+        cn_status st = open_raster(L, lua_tostring(L, -1), &ru);
+        if (st)
+            return data_fail(L, st);
+    }
+    cn_raster *img = ru ? ru->r : NULL;
+    if (img)
+        check_init_bands(L, &co.kmeans, cn_raster_bands(img), fname);
+    st_run.sample_share = img ? 0.3 : 0;
+    lcn_run_begin(L, &st_run.run, lcn_progress_opt(L, 1, fname));
+    co.kmeans.progress = staged_progress;
+    co.kmeans.progress_data = &st_run;
+    if (ru)
+        ru->busy++;
+    cn_status st = img ? cn_cluster_fit(img, &co, &u->km)
+                       : fit_tensor(L, &co.kmeans, co.sample, co.batch, co.steps, &u->km);
+    if (ru)
+        ru->busy--;
+    int n = lcn_run_end(L, &st_run.run, st, "k-means");
+    if (n)
+        return n;
+    lua_pushvalue(L, ut);
+    return 1;
+}
+
+/* cn.cluster.load(path) → model, or nil and "path: reason" */
+static int l_load(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    lcn_kmeans *u = pushmodel(L);
+    cn_status st = cn_kmeans_load(path, &u->km);
+    return st ? data_fail(L, st) : 1;
+}
+
+/* cn.cluster.model(centroids) → a model from a k × bands tensor;
+ * cn.cluster.model{k =, bands =} → an empty model for partial_fit */
+static int l_model(lua_State *L)
+{
+    cn_status st;
+    if (lua_istable(L, 1)) {
+        static const char *const known[] = {"k", "bands", NULL};
+        check_known(L, 1, known, "cn.cluster.model");
+        int k = (int)int_opt(L, 1, "k", 0, 1, CN_CLASS_ID_MAX, "cn.cluster.model");
+        int d = (int)int_opt(L, 1, "bands", 0, 1, 1 << 20, "cn.cluster.model");
+        if (!k || !d)
+            return luaL_error(L, "cn.cluster.model: options 'k' and 'bands' are required");
+        lcn_kmeans *u = pushmodel(L);
+        st = cn_kmeans_new(k, d, NULL, &u->km);
+    } else {
+        int64_t n;
+        int d;
+        const float *c = checkrows(L, 1, &n, &d);
+        luaL_argcheck(L, n >= 1 && n <= CN_CLASS_ID_MAX, 1, "expected 1..65535 centroids");
+        lcn_kmeans *u = pushmodel(L);
+        st = cn_kmeans_new((int)n, d, c, &u->km);
+    }
+    if (st)
+        return lcn_fail(L); /* a centroid that is not finite: misuse */
+    return 1;
+}
+
+/* ---------------------------------------------------------------- model methods */
+
+/* m:predict(x) → ids (tensor of n 1-based ids, 0 for rows with NaN), inertia */
+static int m_predict(lua_State *L)
+{
+    lcn_kmeans *u = checkmodel(L, 1);
+    int64_t n;
+    int d;
+    const float *x = checkrows(L, 2, &n, &d);
+    if (!cn_kmeans_centroids(u->km))
+        return luaL_error(L, "predict: the model has no centroids yet");
+    if (d != cn_kmeans_dims(u->km))
+        return luaL_error(L, "predict: the pixels have %d band%s, the model has %d", d,
+                          d == 1 ? "" : "s", cn_kmeans_dims(u->km));
+    int threads = (int)luaL_optinteger(L, 3, 0);
+    luaL_argcheck(L, threads >= 0, 3, "threads must be >= 0");
+    cn_tensor *ids = lcn_pushnewtensor(L, 1, &n);
+    int32_t *lab = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *lab, 0);
+    double inertia;
+    if (cn_kmeans_predict(u->km, x, n, d, threads, lab, NULL, &inertia))
+        return lcn_fail(L);
+    float *p = cn_tensor_data(ids);
+    for (int64_t i = 0; i < n; i++)
+        p[i] = (float)(lab[i] + 1);
+    lua_pop(L, 1);
+    lua_pushnumber(L, inertia);
+    return 2;
+}
+
+/* m:predict_raster(image, output, {tile =, ram =, threads =, creation_options =, progress =,
+ * inputs =}) → true, inertia, or nil and a message */
+static int m_predict_raster(lua_State *L)
+{
+    const char *fname = "predict_raster";
+    lcn_kmeans *u = checkmodel(L, 1);
+    const char *output = luaL_checkstring(L, 3);
+    lua_settop(L, 4);
+    if (lua_isnil(L, 4)) {
+        lua_newtable(L);
+        lua_replace(L, 4);
+    }
+    luaL_checktype(L, 4, LUA_TTABLE);
+    static const char *const known[] = {"tile", "ram", "threads", "creation_options",
+                                        "progress", "inputs", NULL};
+    check_known(L, 4, known, fname);
+    cn_cluster_options co;
+    memset(&co, 0, sizeof co);
+    cn_kmeans_defaults(&co.kmeans);
+    co.tile = (int)int_opt(L, 4, "tile", 0, 1, 1 << 20, fname);
+    co.ram_mb = (int)int_opt(L, 4, "ram", 0, 1, 1 << 30, fname);
+    co.kmeans.threads = (int)int_opt(L, 4, "threads", 0, 0, 4096, fname);
+    co.creation_options = string_list(L, 4, "creation_options", fname);
+    co.inputs = string_list(L, 4, "inputs", fname);
+    lcn_raster *ru = luaL_testudata(L, 2, LCN_RASTER);
+    if (ru && !ru->r)
+        return luaL_error(L, "%s: the image is a closed raster", fname);
+    if (!ru) {
+        cn_status st = open_raster(L, luaL_checkstring(L, 2), &ru);
+        if (st)
+            return data_fail(L, st);
+    }
+    lcn_run run;
+    lcn_run_begin(L, &run, lcn_progress_opt(L, 4, fname));
+    co.kmeans.progress = lcn_run_progress;
+    co.kmeans.progress_data = &run;
+    double inertia = 0;
+    u->busy++;
+    ru->busy++;
+    cn_status st = cn_cluster_label(u->km, ru->r, output, &co, &inertia);
+    ru->busy--;
+    u->busy--;
+    int n = lcn_run_end(L, &run, st, output);
+    if (n)
+        return n;
+    lua_pushboolean(L, 1);
+    lua_pushnumber(L, inertia);
+    return 2;
+}
+
+/* m:partial_fit(x, {seed =, init =}) → m (one mini-batch step; the first initialises) */
+static int m_partial_fit(lua_State *L)
+{
+    lcn_kmeans *u = checkmodel(L, 1);
+    int64_t n;
+    int d;
+    const float *x = checkrows(L, 2, &n, &d);
+    cn_kmeans_options o;
+    cn_kmeans_defaults(&o);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        static const char *const known[] = {"seed", "init", "threads", NULL};
+        check_known(L, 3, known, "partial_fit");
+        o.seed = (uint64_t)int_opt(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, "partial_fit");
+        o.threads = (int)int_opt(L, 3, "threads", 0, 0, 4096, "partial_fit");
+        lua_getfield(L, 3, "init");
+        if (!lua_isnil(L, -1)) {
+            const char *s = luaL_checkstring(L, -1);
+            if (!strcmp(s, "random"))
+                o.init = CN_KMEANS_INIT_RANDOM;
+            else if (strcmp(s, "kmeans++") && strcmp(s, "k-means++"))
+                return luaL_error(L, "partial_fit: option 'init' must be \"kmeans++\" or "
+                                  "\"random\"");
+        }
+        lua_pop(L, 1);
+    }
+    o.k = cn_kmeans_k(u->km);
+    if (d != cn_kmeans_dims(u->km))
+        return luaL_error(L, "partial_fit: the pixels have %d band%s, the model has %d", d,
+                          d == 1 ? "" : "s", cn_kmeans_dims(u->km));
+    cn_status st = cn_kmeans_partial_fit(u->km, x, n, d, &o);
+    if (st)
+        return data_fail(L, st);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int m_centroids(lua_State *L)
+{
+    lcn_kmeans *u = checkmodel(L, 1);
+    const float *c = cn_kmeans_centroids(u->km);
+    if (!c) {
+        lua_pushnil(L);
+        return 1;
+    }
+    int64_t dims[2] = {cn_kmeans_k(u->km), cn_kmeans_dims(u->km)};
+    memcpy(cn_tensor_data(lcn_pushnewtensor(L, 2, dims)), c,
+           (size_t)(dims[0] * dims[1]) * sizeof *c);
+    return 1;
+}
+
+static int m_inertia(lua_State *L)
+{
+    double v = cn_kmeans_inertia(checkmodel(L, 1)->km);
+    if (isnan(v))
+        lua_pushnil(L);
+    else
+        lua_pushnumber(L, v);
+    return 1;
+}
+
+static int m_iterations(lua_State *L)
+{
+    lua_pushinteger(L, cn_kmeans_iterations(checkmodel(L, 1)->km));
+    return 1;
+}
+
+static int m_k(lua_State *L)
+{
+    lua_pushinteger(L, cn_kmeans_k(checkmodel(L, 1)->km));
+    return 1;
+}
+
+static int m_bands(lua_State *L)
+{
+    lua_pushinteger(L, cn_kmeans_dims(checkmodel(L, 1)->km));
+    return 1;
+}
+
+static int m_pixels(lua_State *L)
+{
+    lua_pushinteger(L, cn_kmeans_pixels(checkmodel(L, 1)->km));
+    return 1;
+}
+
+/* m:save(path [, input...]) → true, or nil and "path: reason"; path may not be one of the
+ * inputs (files the caller reads, never to be overwritten) */
+static int m_save(lua_State *L)
+{
+    lcn_kmeans *u = checkmodel(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    int extra = lua_gettop(L) - 2;
+    luaL_argcheck(L, extra <= 16, 19, "at most 16 inputs");
+    const char *inputs[17];
+    for (int i = 0; i < extra; i++)
+        inputs[i] = luaL_checkstring(L, 3 + i);
+    inputs[extra] = NULL;
+    if (!cn_kmeans_centroids(u->km))
+        return luaL_error(L, "save: the model has no centroids yet");
+    cn_status st = cn_kmeans_save(u->km, path, inputs);
+    if (st)
+        return data_fail(L, st);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int m_close(lua_State *L)
+{
+    lcn_kmeans *u = luaL_checkudata(L, 1, LCN_KMEANS);
+    if (u->busy)
+        return luaL_error(L, "cannot close a k-means model in use");
+    cn_kmeans *km = u->km;
+    u->km = NULL;
+    cn_kmeans_free(km);
+    return 0;
+}
+
+static int m_gc(lua_State *L)
+{
+    lcn_kmeans *u = luaL_checkudata(L, 1, LCN_KMEANS);
+    cn_kmeans *km = u->km; /* never busy here: the running call keeps the handle on its stack */
+    u->km = NULL;
+    cn_kmeans_free(km);
+    return 0;
+}
+
+static int m_tostring(lua_State *L)
+{
+    lcn_kmeans *u = luaL_checkudata(L, 1, LCN_KMEANS);
+    if (!u->km)
+        lua_pushliteral(L, "k-means model (closed)");
+    else
+        lua_pushfstring(L, "k-means model (k = %d, %d band%s%s)", cn_kmeans_k(u->km),
+                        cn_kmeans_dims(u->km), cn_kmeans_dims(u->km) == 1 ? "" : "s",
+                        cn_kmeans_centroids(u->km) ? "" : ", empty");
+    return 1;
+}
+
+static const luaL_Reg model_methods[] = {
+    {"predict", m_predict},       {"predict_raster", m_predict_raster},
+    {"partial_fit", m_partial_fit}, {"centroids", m_centroids},
+    {"inertia", m_inertia},       {"iterations", m_iterations},
+    {"k", m_k},                   {"bands", m_bands},
+    {"pixels", m_pixels},         {"save", m_save},
+    {"close", m_close},           {NULL, NULL},
+};
+
+static const luaL_Reg model_meta[] = {
+    {"__gc", m_gc}, {"__close", m_gc}, {"__tostring", m_tostring}, {NULL, NULL},
+};
+
+static const luaL_Reg cluster_functions[] = {
+    {"kmeans", l_kmeans}, {"load", l_load}, {"model", l_model}, {NULL, NULL},
+};
+
+void lcn_open_cluster(lua_State *L)
+{
+    lcn_createmeta(L, LCN_KMEANS, model_methods, model_meta, NULL);
+    luaL_newlib(L, cluster_functions);
+    lua_setfield(L, -2, "cluster");
+}
