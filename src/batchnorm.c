@@ -57,7 +57,8 @@ static cn_status bn_forward(cn_layer *l, const cn_tensor *in)
     if (l->training && M < 2) {
         char buf[96];
         return cn_set_error(CN_ESHAPE, "batchnorm: training needs more than one value per "
-                            "channel (given input size %s)", cn_tensor_shape_str(in, buf, sizeof buf));
+                            "channel (given input size %s)",
+                            cn_tensor_shape_str(in, buf, sizeof buf));
     }
     if ((st = cn_tensor_resize_as(l->output, in)) || (st = cn_tensor_resize_as(b->xhat, in)))
         return st;

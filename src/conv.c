@@ -1,23 +1,20 @@
 /*
  * conv.c — 2-D and 3-D convolution layers (Torch's SpatialConvolution and VolumetricConvolution,
- * PyTorch's Conv2d and Conv3d).
+ * PyTorch's Conv2d and Conv3d): the spec, the shape rules and the parameters.
  *
- * The whole batch is unfolded into one matrix (im2col.c) and multiplied by the weights in one
- * GEMM, W (O × C·Πk) · col (C·Πk × N·P) = O × N·P, P being the output positions per sample: one
- * large GEMM keeps OpenBLAS near its peak where N GEMMs over 9×9 outputs would not. The product is
- * then regrouped into the N×O×P layout with the bias added in the same pass. Backward reuses the
- * unfolded input of the forward (as Torch's SpatialConvolutionMM does) for the weight gradient,
- * and folds W^T·dY back for the input gradient.
- *
- * A 1×1 convolution with stride 1 and no padding is a GEMM over channels on each sample as it
- * lies (C × P), so it skips the unfolding entirely: N GEMMs W · X_n straight into the output.
- * 2-D is the 3-D code with a depth of 1.
+ * The arithmetic is im2col + GEMM: a chunk of samples is unfolded into a matrix of C·Πk rows and
+ * (samples × output positions) columns (im2col.c), multiplied by the weights as an O × C·Πk
+ * matrix, and the product regrouped into the N×O×P layout with the bias added in the same pass;
+ * backward multiplies dY by the unfolded input for the weight gradient and folds Wᵀ·dY back onto
+ * the input. conv_chunks.c runs that over the batch in cache-sized chunks and threads. A 1×1
+ * convolution with stride 1 and no padding — the spectral-mixing layer — skips the unfolding: on
+ * a sample stored C × P it is the product W · X_n straight into the output. 2-D is the 3-D code
+ * with a depth of 1.
  */
 #include "conv_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 static conv_impl *impl_of(const cn_layer *l) { return l->impl; }
 
@@ -83,8 +80,6 @@ static cn_status geometry(const cn_layer *l, const cn_tensor *in, cn_conv_geom *
     return CN_OK;
 }
 
-static int64_t positions(const cn_conv_geom *g) { return g->out[0] * g->out[1] * g->out[2]; }
-
 static cn_status resize_output(cn_layer *l, const cn_conv_geom *g)
 {
     const cn_conv_spec *s = &impl_of(l)->spec;
@@ -101,93 +96,31 @@ static cn_status conv_forward(cn_layer *l, const cn_tensor *in)
     cn_status st = geometry(l, in, &g);
     if (st || (st = resize_output(l, &g)))
         return st;
-    c->geom = g;
-    c->have_forward = false;
-    const int64_t O = c->spec.out, P = positions(&g), rows = c->rows, cols = g.n * P;
-    const float *w = cn_tensor_cdata(c->weight), *x = cn_tensor_cdata(in);
-    const float *b = c->bias ? cn_tensor_cdata(c->bias) : NULL;
-    float *y = cn_tensor_data(l->output);
-    if (c->pointwise) {
-        for (int64_t n = 0; n < g.n; n++) {
-            float *yn = y + n * O * P;
-            for (int64_t o = 0; o < O; o++)
-                for (int64_t p = 0; p < P; p++)
-                    yn[o * P + p] = b ? b[o] : 0.0f;
-        }
-        cn_conv_pointwise_forward(c, &g, x, y);
-        c->have_forward = true;
-        return CN_OK;
-    }
-    int64_t cdims[2] = {rows, cols}, pdims[2] = {O, cols};
-    if ((st = cn_tensor_resize(c->col, 2, cdims)) || (st = cn_tensor_resize(c->prod, 2, pdims)))
-        return st;
-    float *col = cn_tensor_data(c->col), *prod = cn_tensor_data(c->prod);
-    cn_conv_unfold(&g, x, col);
-    cn_gemm(false, false, O, cols, rows, 1.0f, w, rows, col, cols, 0.0f, prod, cols);
-    cn_conv_scatter(&g, O, prod, b, y); /* O × (N·P) → N × O × P, adding the bias on the way */
-    c->have_forward = true;
-    return CN_OK;
-}
-
-/* The input of a backward must be the forward's: its unfolded copy is what backward uses. */
-static cn_status check_same_input(const cn_layer *l, const cn_tensor *in)
-{
-    const conv_impl *c = impl_of(l);
-    const cn_conv_geom *g = &c->geom;
-    bool same = c->have_forward && cn_tensor_ndim(in) == 2 + c->spec.dims &&
-                cn_tensor_dim(in, 0) == g->n && cn_tensor_dim(in, 1) == g->c;
-    for (int i = 0; same && i < c->spec.dims; i++)
-        same = cn_tensor_dim(in, 2 + i) == g->in[3 - c->spec.dims + i];
-    if (same)
-        return CN_OK;
-    char buf[96];
-    return cn_set_error(CN_ESHAPE, "%s backward: input %s is not the one of the last forward",
-                        name_of(l), cn_tensor_shape_str(in, buf, sizeof buf));
+    return cn_conv_run_forward(c, &g, cn_tensor_cdata(in), cn_tensor_data(l->output));
 }
 
 static cn_status conv_backward(cn_layer *l, const cn_tensor *in, const cn_tensor *grad_out,
                                bool want_grad_in)
 {
     conv_impl *c = impl_of(l);
-    cn_status st = check_same_input(l, in);
+    cn_conv_geom g;
+    cn_status st = geometry(l, in, &g);
     if (st)
         return st;
-    const cn_conv_geom *g = &c->geom;
-    const int64_t O = c->spec.out, P = positions(g), rows = c->rows, cols = g->n * P;
-    const float *gy = cn_tensor_cdata(grad_out), *w = cn_tensor_cdata(c->weight);
-    float *gb = c->grad_bias ? cn_tensor_data(c->grad_bias) : NULL;
+    /* cn_layer_backward matched grad_out with the last output; the input must give that too */
+    bool same = cn_tensor_dim(grad_out, 0) == g.n;
+    for (int i = 0; same && i < c->spec.dims; i++)
+        same = cn_tensor_dim(grad_out, 2 + i) == g.out[3 - c->spec.dims + i];
+    if (!same) {
+        char a[96], b[96];
+        return cn_set_error(CN_ESHAPE, "%s backward: input %s does not give the gradient's size %s",
+                            name_of(l), cn_tensor_shape_str(in, a, sizeof a),
+                            cn_tensor_shape_str(grad_out, b, sizeof b));
+    }
     if (want_grad_in && (st = cn_tensor_resize_as(l->grad_input, in)))
         return st;
-    float *gx = want_grad_in ? cn_tensor_data(l->grad_input) : NULL;
-    if (c->pointwise) {
-        if (gb)
-            for (int64_t n = 0; n < g->n; n++)
-                for (int64_t o = 0; o < O; o++) {
-                    const float *src = gy + (n * O + o) * P;
-                    float sum = 0.0f;
-                    for (int64_t p = 0; p < P; p++)
-                        sum += src[p];
-                    gb[o] += sum;
-                }
-        cn_conv_pointwise_backward(c, g, cn_tensor_cdata(in), gy, gx);
-        return CN_OK;
-    }
-    /* dY regrouped N × O × P → O × (N·P), the layout of the forward product; bias sums too */
-    float *prod = cn_tensor_data(c->prod);
-    cn_conv_gather(g, O, gy, prod, gb);
-    /* dW += dY · colᵀ */
-    cn_gemm(false, true, O, rows, cols, 1.0f, prod, cols, cn_tensor_cdata(c->col), cols, 1.0f,
-            cn_tensor_data(c->grad_weight), rows);
-    if (!want_grad_in)
-        return CN_OK;
-    /* dcol = Wᵀ · dY, folded back onto the input; a buffer of its own keeps the forward's col */
-    int64_t cdims[2] = {rows, cols};
-    if ((st = cn_tensor_resize(c->dcol, 2, cdims)))
-        return st;
-    float *dcol = cn_tensor_data(c->dcol);
-    cn_gemm(true, false, rows, cols, O, 1.0f, w, rows, prod, cols, 0.0f, dcol, cols);
-    cn_conv_fold(g, dcol, gx);
-    return CN_OK;
+    return cn_conv_run_backward(c, &g, cn_tensor_cdata(in), cn_tensor_cdata(grad_out),
+                                want_grad_in ? cn_tensor_data(l->grad_input) : NULL);
 }
 
 static cn_tensor *conv_output(cn_layer *l) { return l->output; }
@@ -217,9 +150,7 @@ static void conv_destroy(cn_layer *l)
     cn_tensor_release(c->bias);
     cn_tensor_release(c->grad_weight);
     cn_tensor_release(c->grad_bias);
-    cn_tensor_release(c->col);
-    cn_tensor_release(c->dcol);
-    cn_tensor_release(c->prod);
+    cn_conv_parts_free(c);
     free(c);
 }
 
@@ -290,15 +221,13 @@ cn_status cn_conv_new(const cn_conv_spec *spec, cn_layer **layer)
     c->taps = taps;
     c->rows = spec->in * taps;
     c->pointwise = is_pointwise(spec);
-    int64_t wdims[5] = {spec->out, spec->in}, zero = 0;
+    int64_t wdims[5] = {spec->out, spec->in};
     for (int i = 0; i < spec->dims; i++)
         wdims[2 + i] = spec->kernel[i];
     if ((st = cn_tensor_new(2 + spec->dims, wdims, &c->weight)) ||
         (st = cn_tensor_new(2 + spec->dims, wdims, &c->grad_weight)) ||
         (spec->bias && ((st = cn_tensor_new(1, &spec->out, &c->bias)) ||
-                        (st = cn_tensor_new(1, &spec->out, &c->grad_bias)))) ||
-        (st = cn_tensor_new(1, &zero, &c->col)) || (st = cn_tensor_new(1, &zero, &c->dcol)) ||
-        (st = cn_tensor_new(1, &zero, &c->prod))) {
+                        (st = cn_tensor_new(1, &spec->out, &c->grad_bias))))) {
         cn_layer_release(l);
         return st;
     }

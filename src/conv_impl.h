@@ -1,12 +1,23 @@
 /*
- * conv_impl.h — the state of a convolution layer, shared by conv.c (the layer) and conv1x1.c
- * (the direct path of pointwise convolutions). Not part of the public API.
+ * conv_impl.h — the state of a convolution layer, shared by conv.c (the layer) and
+ * conv_chunks.c (running it over the batch in chunks and threads). Not part of the public API.
  */
 #ifndef CROPNET_CONV_IMPL_H
 #define CROPNET_CONV_IMPL_H
 
 #include "im2col.h"
 #include "layer_impl.h"
+
+/* The scratch of one part (thread) of a chunked run; buffers grow, never shrink. */
+typedef struct conv_part {
+    float *col;              /* rows × chunk·P: a chunk's unfolded input */
+    float *dcol;             /* rows × chunk·P: Wᵀ·dY before folding */
+    float *prod;             /* out × chunk·P: the GEMM product, or dY regrouped */
+    size_t col_cap, dcol_cap, prod_cap;
+    float *dw;               /* out × rows: this part's weight gradient */
+    size_t dw_cap;
+    double *db;              /* out: this part's bias gradient */
+} conv_part;
 
 typedef struct conv_impl {
     cn_conv_spec spec;       /* unused spatial entries normalised to k = s = d = 1, p = 0 */
@@ -17,29 +28,24 @@ typedef struct conv_impl {
     cn_tensor *bias;         /* out, or NULL without bias */
     cn_tensor *grad_weight;  /* as weight, accumulated */
     cn_tensor *grad_bias;    /* as bias, accumulated; NULL without bias */
-    cn_tensor *col;          /* rows × N·P: the last forward's unfolded input, kept for backward */
-    cn_tensor *dcol;         /* rows × N·P: Wᵀ·dY before folding */
-    cn_tensor *prod;         /* out × N·P: the forward product, then dY regrouped */
-    cn_conv_geom geom;       /* of the last forward */
-    bool have_forward;       /* a forward completed since the last shape change */
+    conv_part *part;         /* nparts scratch areas */
+    int nparts;
 } conv_impl;
 
-/* y (N × O × P, holding the bias) += W · x_n for each sample: the direct 1×1 path. */
-void cn_conv_pointwise_forward(const conv_impl *c, const cn_conv_geom *g, const float *x,
-                               float *y);
-/* dW += Σ dY_n · x_nᵀ; gx (NULL when not wanted) = Wᵀ · dY_n per sample. */
-void cn_conv_pointwise_backward(conv_impl *c, const cn_conv_geom *g, const float *x,
-                                const float *gy, float *gx);
+/* Samples per chunk for the batch of g: as many as keep a chunk's unfolded input near 1 MB
+ * (one for pointwise layers). Depends on the geometry only, never on the thread count. */
+int64_t cn_conv_chunk(const conv_impl *c, const cn_conv_geom *g);
 
-/* im2col / col2im over the whole batch, split over the threads of cn_set_threads. */
-void cn_conv_unfold(const cn_conv_geom *g, const float *x, float *col);
-void cn_conv_fold(const cn_conv_geom *g, const float *col, float *dx);
+/* y (N × O × P) = the convolution of x over the batch of g. Errors: CN_ENOMEM. */
+cn_status cn_conv_run_forward(conv_impl *c, const cn_conv_geom *g, const float *x, float *y);
 
-/* y (N × o × P) = prod (o × N·P) regrouped, plus bias[o] when bias is not NULL. */
-void cn_conv_scatter(const cn_conv_geom *g, int64_t o, const float *prod, const float *bias,
-                     float *y);
-/* prod (o × N·P) = gy (N × o × P) regrouped; adds each channel's sum to bias_sums if not NULL. */
-void cn_conv_gather(const cn_conv_geom *g, int64_t o, const float *gy, float *prod,
-                    float *bias_sums);
+/* Adds the weight and bias gradients of dY = gy at input x to the layer's; gx (NULL when not
+ * wanted) receives the input gradient. Errors: CN_ENOMEM. */
+cn_status cn_conv_run_backward(conv_impl *c, const cn_conv_geom *g, const float *x,
+                               const float *gy, float *gx);
+
+/* Scratch for `parts` parts of chunk_cols columns each (backward: the gradient buffers too). */
+cn_status cn_conv_parts_reserve(conv_impl *c, int parts, int64_t chunk_cols, bool backward);
+void cn_conv_parts_free(conv_impl *c);
 
 #endif

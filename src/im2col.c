@@ -30,9 +30,18 @@ static void valid_range(int64_t out, int64_t in, int64_t s, int64_t p, int64_t d
     *hi = b;
 }
 
+/* The short copies below are written as loops on purpose: a patch network's output rows are 9
+ * to 11 values long, and a memcpy/memset call per row (which GCC would otherwise substitute for
+ * the loops) costs more than the copy itself. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define SHORT_LOOPS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define SHORT_LOOPS
+#endif
+
 /* One row of col: tap (c, kz, ky, kx) over every sample and output position. */
-static void unfold_row(const cn_conv_geom *g, const float *x, float *dst, int64_t c, int64_t kz,
-                       int64_t ky, int64_t kx)
+SHORT_LOOPS static void unfold_row(const cn_conv_geom *g, const float *x, float *dst, int64_t c,
+                                   int64_t kz, int64_t ky, int64_t kx)
 {
     const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
@@ -40,39 +49,43 @@ static void unfold_row(const cn_conv_geom *g, const float *x, float *dst, int64_
     valid_range(OD, D, g->s[0], g->p[0], g->d[0], kz, &z0, &z1);
     valid_range(OH, H, g->s[1], g->p[1], g->d[1], ky, &y0, &y1);
     valid_range(OW, W, g->s[2], g->p[2], g->d[2], kx, &x0, &x1);
-    const int64_t sx = g->s[2], offx = kx * g->d[2] - g->p[2];
+    const int64_t sx = g->s[2], sy = g->s[1] * W, offx = kx * g->d[2] - g->p[2];
     for (int64_t n = 0; n < g->n; n++) {
         const float *plane = x + (n * g->c + c) * D * H * W;
         for (int64_t oz = 0; oz < OD; oz++) {
             if (oz < z0 || oz >= z1) {
-                memset(dst, 0, (size_t)(OH * OW) * sizeof *dst);
+                for (int64_t i = 0; i < OH * OW; i++)
+                    dst[i] = 0.0f;
                 dst += OH * OW;
                 continue;
             }
             const float *slice = plane + (oz * g->s[0] + kz * g->d[0] - g->p[0]) * H * W;
-            for (int64_t oy = 0; oy < OH; oy++, dst += OW) {
-                if (oy < y0 || oy >= y1) {
-                    memset(dst, 0, (size_t)OW * sizeof *dst);
-                    continue;
-                }
-                const float *row = slice + (oy * g->s[1] + ky * g->d[1] - g->p[1]) * W + offx;
+            for (int64_t oy = 0; oy < y0; oy++, dst += OW)
+                for (int64_t ox = 0; ox < OW; ox++)
+                    dst[ox] = 0.0f;
+            const float *row = slice + (y0 * g->s[1] + ky * g->d[1] - g->p[1]) * W + offx;
+            for (int64_t oy = y0; oy < y1; oy++, dst += OW, row += sy) {
                 for (int64_t ox = 0; ox < x0; ox++)
                     dst[ox] = 0.0f;
                 if (sx == 1)
-                    memcpy(dst + x0, row + x0, (size_t)(x1 - x0) * sizeof *dst);
+                    for (int64_t ox = x0; ox < x1; ox++)
+                        dst[ox] = row[ox];
                 else
                     for (int64_t ox = x0; ox < x1; ox++)
                         dst[ox] = row[ox * sx];
                 for (int64_t ox = x1; ox < OW; ox++)
                     dst[ox] = 0.0f;
             }
+            for (int64_t oy = y1; oy < OH; oy++, dst += OW)
+                for (int64_t ox = 0; ox < OW; ox++)
+                    dst[ox] = 0.0f;
         }
     }
 }
 
 /* The reverse of unfold_row: adds one row of col into dx. */
-static void fold_row(const cn_conv_geom *g, const float *src, float *dx, int64_t c, int64_t kz,
-                     int64_t ky, int64_t kx)
+SHORT_LOOPS static void fold_row(const cn_conv_geom *g, const float *src, float *dx, int64_t c,
+                                 int64_t kz, int64_t ky, int64_t kx)
 {
     const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
@@ -80,25 +93,22 @@ static void fold_row(const cn_conv_geom *g, const float *src, float *dx, int64_t
     valid_range(OD, D, g->s[0], g->p[0], g->d[0], kz, &z0, &z1);
     valid_range(OH, H, g->s[1], g->p[1], g->d[1], ky, &y0, &y1);
     valid_range(OW, W, g->s[2], g->p[2], g->d[2], kx, &x0, &x1);
-    const int64_t sx = g->s[2], offx = kx * g->d[2] - g->p[2];
+    const int64_t sx = g->s[2], sy = g->s[1] * W, offx = kx * g->d[2] - g->p[2];
     for (int64_t n = 0; n < g->n; n++) {
         float *plane = dx + (n * g->c + c) * D * H * W;
-        for (int64_t oz = 0; oz < OD; oz++) {
-            if (oz < z0 || oz >= z1) {
-                src += OH * OW;
+        for (int64_t oz = 0; oz < OD; oz++, src += OH * OW) {
+            if (oz < z0 || oz >= z1)
                 continue;
-            }
             float *slice = plane + (oz * g->s[0] + kz * g->d[0] - g->p[0]) * H * W;
-            for (int64_t oy = 0; oy < OH; oy++, src += OW) {
-                if (oy < y0 || oy >= y1)
-                    continue;
-                float *row = slice + (oy * g->s[1] + ky * g->d[1] - g->p[1]) * W + offx;
+            float *row = slice + (y0 * g->s[1] + ky * g->d[1] - g->p[1]) * W + offx;
+            const float *s = src + y0 * OW;
+            for (int64_t oy = y0; oy < y1; oy++, s += OW, row += sy) {
                 if (sx == 1)
                     for (int64_t ox = x0; ox < x1; ox++)
-                        row[ox] += src[ox];
+                        row[ox] += s[ox];
                 else
                     for (int64_t ox = x0; ox < x1; ox++)
-                        row[ox * sx] += src[ox];
+                        row[ox * sx] += s[ox];
             }
         }
     }

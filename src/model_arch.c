@@ -7,9 +7,9 @@
  * sequential gives "layers.0.weight", a nested one "layers.2.1.weight", and a network that is a
  * single linear layer "layers.weight". A residual block's branches append ".inner" and
  * ".projection"; batch normalisation adds its buffers ".running_mean" and ".running_var". The
- * convolutional-network kinds are described and built in model_arch_conv.c. Both directions derive names from the same helper, and
- * both bound the nesting by CN_MODEL_MAX_DEPTH so that neither a cyclic network nor a hostile file
- * can exhaust the stack.
+ * convolutional-network kinds are described and built in model_arch_conv.c. Both directions
+ * derive names from the same helper, and both bound the nesting by CN_MODEL_MAX_DEPTH so that
+ * neither a cyclic network nor a hostile file can exhaust the stack.
  */
 #include "model_arch_impl.h"
 

@@ -162,7 +162,8 @@ static cn_status build_conv(build_ctx *c, json_t *o, int kind, cn_layer **out)
         (st = get_ints(c, o, "stride", dims, 1, CN_WINDOW_MAX, ones, s.stride)) ||
         (st = get_ints(c, o, "padding", dims, 0, CN_WINDOW_MAX, zeros, s.padding)) ||
         (st = get_ints(c, o, "dilation", dims, 1, CN_WINDOW_MAX, ones, s.dilation)) ||
-        (st = get_bool(c, o, "bias", true, &s.bias)) || (st = get_bool(c, o, "floor", false, &s.floor)))
+        (st = get_bool(c, o, "bias", true, &s.bias)) ||
+        (st = get_bool(c, o, "floor", false, &s.floor)))
         return st;
     int64_t wdims[5] = {s.out, s.in};
     for (int i = 0; i < dims; i++)

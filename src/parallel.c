@@ -8,8 +8,12 @@
  * instead of a pthread_create per region. The BLAS and these loops never run at the same time,
  * so the two thread sets do not compete (STYLE: one threading layer at a time).
  *
+ * Convolutions go further: their batch is cut into chunks small enough for the unfolded matrix
+ * to stay in the core's L2 cache, and each part runs unfold, GEMM and regroup on its chunks with
+ * a single-threaded BLAS — data parallelism inside the layer, without OpenBLAS's own threading.
+ *
  * One region at a time: a caller that finds the pool busy (another thread running a network)
- * runs its loop alone, which is correct, only slower.
+ * runs the same parts one after the other, which gives the same result, only slower.
  */
 #include "parallel.h"
 
@@ -49,7 +53,7 @@ static void *worker(void *arg)
         void *ctx = pool.ctx;
         int64_t b = pool.bounds[index], e = pool.bounds[index + 1];
         pthread_mutex_unlock(&pool.mu);
-        fn(ctx, b, e);
+        fn(ctx, index, b, e);
         pthread_mutex_lock(&pool.mu);
         if (--pool.pending == 0)
             pthread_cond_signal(&pool.done);
@@ -74,10 +78,8 @@ static int start_workers(int want)
     return pool.started;
 }
 
-void cn_parallel_for(int64_t n, int64_t grain, cn_range_fn fn, void *ctx)
+int cn_parallel_parts(int64_t n, int64_t grain)
 {
-    if (n <= 0)
-        return;
     if (grain < 1)
         grain = 1;
     int64_t parts = cn_get_threads();
@@ -85,27 +87,57 @@ void cn_parallel_for(int64_t n, int64_t grain, cn_range_fn fn, void *ctx)
         parts = n / grain;
     if (parts > MAX_PARTS)
         parts = MAX_PARTS;
-    if (parts <= 1 || pthread_mutex_trylock(&pool.use) != 0) {
-        fn(ctx, 0, n);
+    return parts < 1 ? 1 : (int)parts;
+}
+
+static int64_t bound(int64_t n, int parts, int p) { return n * p / parts; }
+
+void cn_parallel_run(int parts, int64_t n, cn_range_fn fn, void *ctx, bool single_blas)
+{
+    if (n <= 0)
+        return;
+    if (parts < 1)
+        parts = 1;
+    if (parts > MAX_PARTS)
+        parts = MAX_PARTS;
+    if (parts == 1 || pthread_mutex_trylock(&pool.use) != 0) {
+        for (int p = 0; p < parts; p++) /* the same parts, one after the other */
+            fn(ctx, p, bound(n, parts, p), bound(n, parts, p + 1));
         return;
     }
     pthread_mutex_lock(&pool.mu);
-    int workers = start_workers((int)parts - 1);
-    if (parts > workers + 1)
-        parts = workers + 1;
-    for (int64_t i = 0; i <= parts; i++)
-        pool.bounds[i] = n * i / parts;
+    int workers = start_workers(parts - 1);
+    pthread_mutex_unlock(&pool.mu);
+    if (workers < parts - 1) { /* could not start threads: run the parts here */
+        pthread_mutex_unlock(&pool.use);
+        for (int p = 0; p < parts; p++)
+            fn(ctx, p, bound(n, parts, p), bound(n, parts, p + 1));
+        return;
+    }
+    int blas = cn_get_threads();
+    if (single_blas && blas != 1)
+        cn_set_threads(1);
+    pthread_mutex_lock(&pool.mu);
+    for (int p = 0; p <= parts; p++)
+        pool.bounds[p] = bound(n, parts, p);
     pool.fn = fn;
     pool.ctx = ctx;
-    pool.parts = (int)parts;
-    pool.pending = (int)parts - 1;
+    pool.parts = parts;
+    pool.pending = parts - 1;
     pool.generation++;
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.mu);
-    fn(ctx, pool.bounds[0], pool.bounds[1]);
+    fn(ctx, 0, bound(n, parts, 0), bound(n, parts, 1));
     pthread_mutex_lock(&pool.mu);
     while (pool.pending > 0)
         pthread_cond_wait(&pool.done, &pool.mu);
     pthread_mutex_unlock(&pool.mu);
+    if (single_blas && blas != 1)
+        cn_set_threads(blas);
     pthread_mutex_unlock(&pool.use);
+}
+
+void cn_parallel_for(int64_t n, int64_t grain, cn_range_fn fn, void *ctx)
+{
+    cn_parallel_run(cn_parallel_parts(n, grain), n, fn, ctx, false);
 }

@@ -79,9 +79,33 @@ typedef struct pool_job {
     float *dst;          /* forward: y; backward: dX */
 } pool_job;
 
-/* Forward over planes [b, e) (one plane per sample and channel). */
-static void forward_planes(void *ctx, int64_t b, int64_t e)
+/* Max pooling of one plane without padding, the common case: every window lies inside the
+ * plane, so no clipping; the comparison is written so that a NaN wins and stays (PyTorch). */
+static void max_plane_unpadded(const pool_impl *p, const float *xp, float *yp, int32_t *ap)
 {
+    const int64_t kh = p->spec.kernel[0], kw = p->spec.kernel[1];
+    const int64_t sh = p->spec.stride[0], sw = p->spec.stride[1], W = p->w;
+    for (int64_t oy = 0; oy < p->oh; oy++)
+        for (int64_t ox = 0; ox < p->ow; ox++) {
+            int64_t best = oy * sh * W + ox * sw;
+            float m = xp[best];
+            for (int64_t iy = oy * sh; iy < oy * sh + kh; iy++)
+                for (int64_t ix = ox * sw; ix < ox * sw + kw; ix++) {
+                    float v = xp[iy * W + ix];
+                    if (!(v <= m) && m == m) { /* v > m, or v is NaN and m is not */
+                        m = v;
+                        best = iy * W + ix;
+                    }
+                }
+            yp[oy * p->ow + ox] = m;
+            ap[oy * p->ow + ox] = (int32_t)best;
+        }
+}
+
+/* Forward over planes [b, e) (one plane per sample and channel). */
+static void forward_planes(void *ctx, int part, int64_t b, int64_t e)
+{
+    (void)part;
     const pool_job *j = ctx;
     const pool_impl *p = j->p;
     const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;
@@ -90,6 +114,10 @@ static void forward_planes(void *ctx, int64_t b, int64_t e)
         const float *xp = j->src + q * hw;
         float *yp = j->dst + q * ohw;
         int32_t *ap = j->is_max ? p->argmax + q * ohw : NULL;
+        if (j->is_max && p->spec.padding[0] == 0 && p->spec.padding[1] == 0) {
+            max_plane_unpadded(p, xp, yp, ap);
+            continue;
+        }
         for (int64_t oy = 0; oy < p->oh; oy++)
             for (int64_t ox = 0; ox < p->ow; ox++) {
                 int64_t y0, y1, x0, x1;
@@ -116,8 +144,9 @@ static void forward_planes(void *ctx, int64_t b, int64_t e)
 }
 
 /* Backward over planes [b, e): each plane's gradient only touches its own input plane. */
-static void backward_planes(void *ctx, int64_t b, int64_t e)
+static void backward_planes(void *ctx, int part, int64_t b, int64_t e)
 {
+    (void)part;
     const pool_job *j = ctx;
     const pool_impl *p = j->p;
     const int64_t hw = p->h * p->w, ohw = p->oh * p->ow;

@@ -106,7 +106,8 @@ cn_status cn_residual_new(cn_layer *inner, cn_layer *projection, cn_layer **laye
     if (!inner || !layer)
         return cn_set_error(CN_EINVAL, "residual: needs an inner layer");
     /* A layer keeps one output buffer, so the two branches must not share one. */
-    if (projection && (cn_layer_contains(inner, projection) || cn_layer_contains(projection, inner)))
+    if (projection &&
+        (cn_layer_contains(inner, projection) || cn_layer_contains(projection, inner)))
         return cn_set_error(CN_EINVAL, "residual: the projection and the inner layer must be "
                             "distinct and not inside each other");
     cn_status st = cn_layer_alloc(CN_LAYER_RESIDUAL, &residual_ops, layer);

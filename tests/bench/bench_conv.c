@@ -264,8 +264,10 @@ static void bench_gemm(const int *threads, int nthreads, int reps)
         double bwd_flops = fwd_flops * (c.first ? 1 : 2);
         for (int t = 0; t < nthreads; t++) {
             cn_set_threads(threads[t]);
-            double lf = median_time(run_forward, &c, reps), gf = median_time(gemm_forward, &c, reps);
-            double lb = median_time(run_backward, &c, reps), gb = median_time(gemm_backward, &c, reps);
+            double lf = median_time(run_forward, &c, reps);
+            double gf = median_time(gemm_forward, &c, reps);
+            double lb = median_time(run_backward, &c, reps);
+            double gb = median_time(gemm_backward, &c, reps);
             printf("cropnet gemm %-22s threads %d  forward %6.1f GFLOP/s (sgemm %6.1f, %3.0f%%)  "
                    "backward%s %6.1f GFLOP/s (sgemm %6.1f, %3.0f%%)  M=%lld N=%lld K=%lld  "
                    "layer=%zu threads=%d fwd_frac=%.3f bwd_frac=%.3f\n",

@@ -273,8 +273,14 @@ static void rewrite_arch(const char *path, void (*edit)(json_t *arch))
 
 /* The first layer of the saved net: a 2-D convolution 2 → 3, kernel 3. */
 static json_t *first(json_t *arch) { return json_array_get(json_object_get(arch, "layers"), 0); }
-static void kernel_5(json_t *a) { json_object_set_new(first(a), "kernel", json_pack("[ii]", 5, 5)); }
-static void stride_0(json_t *a) { json_object_set_new(first(a), "stride", json_pack("[ii]", 0, 1)); }
+static void kernel_5(json_t *a)
+{
+    json_object_set_new(first(a), "kernel", json_pack("[ii]", 5, 5));
+}
+static void stride_0(json_t *a)
+{
+    json_object_set_new(first(a), "stride", json_pack("[ii]", 0, 1));
+}
 static void extra_field(json_t *a) { json_object_set_new(first(a), "groups", json_integer(2)); }
 static void kernel_1d(json_t *a) { json_object_set_new(first(a), "kernel", json_pack("[i]", 3)); }
 static void no_inner(json_t *a)

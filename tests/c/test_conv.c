@@ -237,7 +237,7 @@ static void wrong_channels_name_both_sizes(void)
     cn_layer_release(l);
 }
 
-static void backward_refuses_an_input_other_than_the_forward_one(void)
+static void backward_refuses_an_input_that_does_not_give_the_gradient(void)
 {
     cn_conv_spec s;
     cn_conv_spec_default(&s, 2, 2, 2, 3);
@@ -286,7 +286,8 @@ static void the_spec_reads_back(void)
 }
 
 /* Forward output and input gradient of l at x with the given thread count (fresh copies). */
-static void run_with_threads(cn_layer *l, cn_tensor *x, int threads, cn_tensor **y, cn_tensor **gx)
+static void run_with_threads(cn_layer *l, cn_tensor *x, int threads, cn_tensor **y,
+                             cn_tensor **gx)
 {
     cn_set_threads(threads);
     cn_tensor *out = NULL, *g = NULL;
@@ -336,6 +337,56 @@ static void threads_do_not_change_the_results(void)
     cn_layer_release(p);
 }
 
+/* A batch large enough to run in several chunks over several threads: the weight and bias
+ * gradients against their definition, dW[o][c][i][j] = Σ dY[n][o][y][x] · x[n][c][y+i-1][x+j-1]. */
+static void gradients_over_many_chunks_match_the_definition(void)
+{
+    cn_conv_spec s;
+    cn_conv_spec_default(&s, 2, 16, 24, 3);
+    s.padding[0] = s.padding[1] = 1;
+    cn_layer *l = conv(&s);
+    cn_rng rng;
+    cn_rng_seed(&rng, 10);
+    CHECK_OK(cn_layer_init(l, CN_INIT_HE_UNIFORM, 0, &rng));
+    const int64_t N = 64, C = 16, O = 24, H = 11;
+    cn_tensor *x = gc_random(4, (int64_t[]){N, C, H, H}, &rng);
+    cn_tensor *gy = gc_random(4, (int64_t[]){N, O, H, H}, &rng), *y = NULL, *gx = NULL;
+    cn_set_threads(3);
+    CHECK_OK(cn_layer_forward(l, x, &y));
+    cn_layer_zero_grad(l);
+    CHECK_OK(cn_layer_backward(l, x, gy, &gx));
+    cn_set_threads(1);
+    cn_tensor *g[2];
+    cn_layer_params(l, NULL, g, 2);
+    const float *xv = cn_tensor_cdata(x), *d = cn_tensor_cdata(gy);
+    for (int64_t o = 0; o < O; o += 5)
+        for (int64_t c = 0; c < C; c += 3)
+            for (int64_t i = 0; i < 3; i++)
+                for (int64_t j = 0; j < 3; j++) {
+                    double sum = 0;
+                    for (int64_t n = 0; n < N; n++)
+                        for (int64_t yy = 0; yy < H; yy++)
+                            for (int64_t xx = 0; xx < H; xx++) {
+                                int64_t iy = yy + i - 1, ix = xx + j - 1;
+                                if (iy >= 0 && iy < H && ix >= 0 && ix < H)
+                                    sum += (double)d[((n * O + o) * H + yy) * H + xx] *
+                                           xv[((n * C + c) * H + iy) * H + ix];
+                            }
+                    CHECK_NEAR(cn_tensor_cdata(g[0])[((o * C + c) * 3 + i) * 3 + j], sum,
+                               1e-3 + 1e-4 * fabs(sum));
+                }
+    for (int64_t o = 0; o < O; o++) {
+        double sum = 0;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t q = 0; q < H * H; q++)
+                sum += d[(n * O + o) * H * H + q];
+        CHECK_NEAR(cn_tensor_cdata(g[1])[o], sum, 1e-3 + 1e-4 * fabs(sum));
+    }
+    cn_tensor_release(x);
+    cn_tensor_release(gy);
+    cn_layer_release(l);
+}
+
 int main(void)
 {
     RUN(conv2d_matches_the_definition);
@@ -352,9 +403,10 @@ int main(void)
     RUN(floor_mode_drops_the_windows_that_do_not_fit);
     RUN(an_output_too_small_is_refused_in_torch_words);
     RUN(wrong_channels_name_both_sizes);
-    RUN(backward_refuses_an_input_other_than_the_forward_one);
+    RUN(backward_refuses_an_input_that_does_not_give_the_gradient);
     RUN(bad_specs_are_refused);
     RUN(the_spec_reads_back);
     RUN(threads_do_not_change_the_results);
+    RUN(gradients_over_many_chunks_match_the_definition);
     return CHECK_EXIT();
 }

@@ -161,7 +161,8 @@ static void dropout_backward_uses_the_forward_mask(void)
     cn_layer *l = dropout(0.5f, 9);
     cn_rng rng;
     cn_rng_seed(&rng, 3);
-    cn_tensor *x = gc_random(2, (int64_t[]){8, 8}, &rng), *g = gc_random(2, (int64_t[]){8, 8}, &rng);
+    cn_tensor *x = gc_random(2, (int64_t[]){8, 8}, &rng);
+    cn_tensor *g = gc_random(2, (int64_t[]){8, 8}, &rng);
     cn_tensor *y = NULL, *gx = NULL;
     CHECK_OK(cn_layer_forward(l, x, &y));
     CHECK_OK(cn_layer_backward(l, x, g, &gx));

@@ -30,7 +30,8 @@ describe("nn.SpatialConvolution", function()
     local c = nn.SpatialConvolution { ["in"] = 3, out = 4, kernel = { 3, 1 }, stride = 2,
                                       padding = { 1, 0 }, dilation = 1 }
     assert.same({ 4, 3, 3, 1 }, { c.weight:size() })
-    assert.same({ 1, 4, 5, 5 }, { c:forward(cn.zeros(1, 3, 9, 9)):size() }) -- (9-3+2)/2+1, (9-1)/2+1
+    -- (9 - 3 + 2)/2 + 1 rows, (9 - 1)/2 + 1 columns
+    assert.same({ 1, 4, 5, 5 }, { c:forward(cn.zeros(1, 3, 9, 9)):size() })
   end)
 
   it("computes the convolution of its definition", function()
@@ -65,15 +66,19 @@ describe("nn.SpatialConvolution", function()
   end)
 
   it("refuses an input smaller than its kernel in Torch's words", function()
-    assert.error_matches(function() nn.SpatialConvolution(3, 64, 5):forward(cn.zeros(1, 3, 4, 4)) end,
-      "Given input size: %(3 x 4 x 4%)%. Calculated output size: %(64 x 0 x 0%)%. Output size is too small")
+    local c = nn.SpatialConvolution(3, 64, 5)
+    assert.error_matches(function() c:forward(cn.zeros(1, 3, 4, 4)) end,
+      "Given input size: %(3 x 4 x 4%)%. Calculated output size: %(64 x 0 x 0%)%. "
+      .. "Output size is too small")
   end)
 
   it("refuses bad arguments", function()
     assert.error_matches(function() nn.SpatialConvolution(0, 3, 3) end, "bad argument #1")
-    assert.error_matches(function() nn.SpatialConvolution { ["in"] = 1, out = 1 } end, "missing field 'kernel'")
-    assert.error_matches(function() nn.SpatialConvolution { ["in"] = 1, out = 1, kernel = { 3 } } end,
-      "bad field 'kernel'")
+    assert.error_matches(function() nn.SpatialConvolution { ["in"] = 1, out = 1 } end,
+      "missing field 'kernel'")
+    assert.error_matches(function()
+      nn.SpatialConvolution { ["in"] = 1, out = 1, kernel = { 3 } }
+    end, "bad field 'kernel'")
   end)
 end)
 
