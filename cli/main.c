@@ -13,6 +13,8 @@
 #include <lua.h>
 #include <lualib.h>
 
+#include "cropnet.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,7 @@ static int traceback(lua_State *L)
 
 int main(int argc, char **argv)
 {
+    cn_gdal_set_quiet(true); /* every failure is reported as one "cropnet: ..." line */
     lua_State *L = luaL_newstate();
     if (!L) {
         fputs("cropnet: cannot create the Lua state: out of memory\n", stderr);

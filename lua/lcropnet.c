@@ -96,6 +96,9 @@ int luaopen_cropnet_core(lua_State *L)
         lua_setfield(L, LUA_REGISTRYINDEX, LCN_RNG_KEY);
     }
     lua_pop(L, 1);
+    /* failures come back as nil, "path: reason"; GDAL printing them too would be noise (the GDAL
+     * plugin restores its host's handlers around the scripts it runs) */
+    cn_gdal_set_quiet(true);
     luaL_newlib(L, core_functions);
     lua_pushliteral(L, CN_VERSION_STRING);
     lua_setfield(L, -2, "version");

@@ -1,10 +1,11 @@
 /*
  * cn_gdal.h — how the core talks to GDAL (internal, not part of the public API).
  *
- * GDAL reports errors through CPLError, which by default prints to stderr. The core never
- * prints: cn_gdal_init registers the drivers once and installs a quiet error handler for the
- * calling thread's GDAL calls, and cn_gdal_fail turns GDAL's last message into the core's
- * thread-local "path: reason" message.
+ * GDAL reports errors through CPLError, which by default prints to stderr. cn_gdal_fail turns
+ * GDAL's last message into the core's thread-local "path: reason" message. Whether GDAL's own
+ * printing is silenced is the host's choice (cn_gdal_set_quiet): the cropnet command and the Lua
+ * module silence it, since they report every failure themselves; a program that links the core
+ * or loads the GDAL plugin keeps its own error handling.
  */
 #ifndef CROPNET_GDAL_H
 #define CROPNET_GDAL_H
@@ -13,8 +14,9 @@
 
 #include <gdal.h>
 
-/* Registers every GDAL driver (once per process) and silences GDAL's printing on this thread
- * (messages stay available through CPLGetLastErrorMsg). Safe to call from any thread, often. */
+/* Registers every GDAL driver (once per process) and, when cn_gdal_set_quiet(true) was called,
+ * silences GDAL's printing on this thread (messages stay available through CPLGetLastErrorMsg).
+ * Safe to call from any thread, often. */
 void cn_gdal_init(void);
 
 /* Sets the core's error to "path: what: <GDAL's last message>" (or "path: what" when GDAL said

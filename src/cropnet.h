@@ -65,6 +65,11 @@ cn_status cn_set_error(cn_status status, const char *fmt, ...)
 void cn_set_threads(int threads);
 int cn_get_threads(void);
 
+/* Whether the core silences GDAL's own printing (CPLError to stderr) on the threads that run its
+ * raster functions; the messages still reach cn_last_error. Off by default, so a host program
+ * keeps its GDAL error handling; the cropnet command and the Lua module turn it on. */
+void cn_gdal_set_quiet(bool quiet);
+
 /* The BLAS in use, e.g. "Cooperlake" (OpenBLAS's kernel family), or a note that the reference
  * kernel is used because OpenBLAS could not be loaded. */
 const char *cn_blas_info(void);

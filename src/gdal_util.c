@@ -8,13 +8,16 @@
 
 static pthread_once_t register_once = PTHREAD_ONCE_INIT;
 static _Thread_local int handler_installed;
+static _Atomic int quiet; /* cn_gdal_set_quiet: off by default, so a host keeps GDAL's messages */
+
+void cn_gdal_set_quiet(bool on) { quiet = on; }
 
 static void register_drivers(void) { GDALAllRegister(); }
 
 void cn_gdal_init(void)
 {
     pthread_once(&register_once, register_drivers);
-    if (!handler_installed) {
+    if (quiet && !handler_installed) {
         /* CPLSetThreadLocalErrorHandler would also work; pushing keeps any handler a host
          * installed below ours, and is per thread. */
         CPLPushErrorHandler(CPLQuietErrorHandler);
