@@ -1,92 +1,18 @@
 /*
- * test_layers.c — every layer's forward against hand-computed values and its backward pass
- * against central finite differences (input and parameter gradients), plus shape errors that name
- * both sizes.
+ * test_layers.c — every dense layer's forward against hand-computed values and its backward pass
+ * against central finite differences (gradcheck.h: input and parameter gradients), plus shape
+ * errors that name both sizes.
  */
 #include "check.h"
 #include "cropnet.h"
+#include "gradcheck.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* L = Σ r·forward(x), computed in double so the difference quotient is not drowned in rounding. */
-static double weighted_output(cn_layer *layer, const cn_tensor *x, const cn_tensor *r)
-{
-    cn_tensor *y;
-    if (cn_layer_forward(layer, x, &y))
-        return NAN;
-    double s = 0;
-    for (int64_t i = 0; i < cn_tensor_numel(y); i++)
-        s += (double)cn_tensor_cdata(y)[i] * cn_tensor_cdata(r)[i];
-    return s;
-}
-
-/* Compares d/dv of L for every value v of target (the input or one parameter tensor) with the
- * analytic gradient in analytic. */
-static void compare_gradient(cn_layer *layer, cn_tensor *x, const cn_tensor *r, cn_tensor *target,
-                             const float *analytic, const char *what)
-{
-    const float eps = 1e-2f;
-    float *v = cn_tensor_data(target);
-    for (int64_t i = 0; i < cn_tensor_numel(target); i++) {
-        float keep = v[i];
-        v[i] = keep + eps;
-        double up = weighted_output(layer, x, r);
-        v[i] = keep - eps;
-        double down = weighted_output(layer, x, r);
-        v[i] = keep;
-        double numeric = (up - down) / (2.0 * eps);
-        double tol = 2e-3 + 1e-2 * fabs(numeric);
-        if (!(fabs(numeric - analytic[i]) <= tol)) {
-            fprintf(stderr, "%s: %s gradient %lld: analytic %.6g, numeric %.6g\n", check_current,
-                    what, (long long)i, (double)analytic[i], numeric);
-            check_failures++;
-            return;
-        }
-    }
-}
-
-/* Inputs uniform in ±(0.1 .. 1): away from the kinks of ReLU, step and friends. */
-static cn_tensor *random_input(int64_t n, int64_t d, cn_rng *rng)
-{
-    cn_tensor *x;
-    if (cn_tensor_new2(n, d, &x))
-        return NULL;
-    for (int64_t i = 0; i < n * d; i++) {
-        double m = 0.1 + 0.9 * cn_rng_uniform(rng);
-        cn_tensor_data(x)[i] = (float)(cn_rng_below(rng, 2) ? m : -m);
-    }
-    return x;
-}
-
 static void check_layer_gradients(cn_layer *layer, int64_t n, int64_t d)
 {
-    cn_rng rng;
-    cn_rng_seed(&rng, 99);
-    CHECK_OK(cn_layer_init(layer, CN_INIT_XAVIER_NORMAL, 0, &rng));
-    size_t np = cn_layer_params(layer, NULL, NULL, 0);
-    cn_tensor *p[16], *g[16];
-    cn_layer_params(layer, p, g, 16);
-    for (size_t k = 0; k < np; k++) /* non-zero biases too */
-        for (int64_t i = 0; i < cn_tensor_numel(p[k]); i++)
-            cn_tensor_data(p[k])[i] += (float)(0.2 * cn_rng_uniform(&rng) - 0.1);
-    cn_tensor *x = random_input(n, d, &rng), *y, *r, *gx;
-    CHECK_OK(cn_layer_forward(layer, x, &y));
-    CHECK_OK(cn_tensor_new(1, (int64_t[]){1}, &r));
-    CHECK_OK(cn_tensor_resize_as(r, y));
-    for (int64_t i = 0; i < cn_tensor_numel(r); i++)
-        cn_tensor_data(r)[i] = (float)(2.0 * cn_rng_uniform(&rng) - 1.0);
-    cn_layer_zero_grad(layer);
-    CHECK_OK(cn_layer_backward(layer, x, r, &gx));
-    /* copy the analytic gradients: the finite differences re-run forward */
-    float *ax = malloc(sizeof(float) * (size_t)cn_tensor_numel(gx));
-    memcpy(ax, cn_tensor_cdata(gx), sizeof(float) * (size_t)cn_tensor_numel(gx));
-    compare_gradient(layer, x, r, x, ax, "input");
-    free(ax);
-    for (size_t k = 0; k < np; k++)
-        compare_gradient(layer, x, r, p[k], cn_tensor_cdata(g[k]), k % 2 ? "bias" : "weight");
-    cn_tensor_release(x);
-    cn_tensor_release(r);
+    gc_check(layer, 2, (int64_t[]){n, d}, 99);
 }
 
 static cn_layer *activation(cn_layer_kind kind, float param)
