@@ -6,31 +6,13 @@ local clitest = require "clitest"
 local cn = require "cropnet"
 
 local q = clitest.quote
-local dir = clitest.tmp("classify_spec")
-os.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-local function path(name) return dir .. "/" .. name end
+local dir, path = clitest.workdir("classify_spec")
 
--- The folder's entries (sorted), to prove that nothing, not even a temporary, was left.
-local function listing()
-  local p = io.popen("ls -A " .. q(dir))
-  local names = {}
-  for line in p:lines() do names[#names + 1] = line end
-  p:close()
-  return table.concat(names, " ")
-end
+local function listing() return clitest.listing(dir) end
 
-local function write(file, bytes)
-  local f = assert(io.open(file, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local write = clitest.write
 
-local function read(file)
-  local f = assert(io.open(file, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = clitest.read
 
 -- A W × H × bands Int16 GeoTIFF (UTM 22N, 30 m) made from raw bytes with a VRT and gdal_translate;
 -- value(x, y, b) gives the pixels.

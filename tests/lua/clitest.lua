@@ -4,6 +4,8 @@
 --   local r = clitest.run("classify", img, model, "-o", out)  -- r.code, r.stdout, r.stderr
 --   clitest.tmp("name.tif")                                    -- a path in the scratch folder
 --   clitest.exists(path), clitest.data(rel)                     -- ../shared/data/<rel> or nil
+--   local dir, path = clitest.workdir("name")                   -- a fresh scratch folder
+--   clitest.read(file), clitest.write(file, bytes), clitest.listing(dir)
 --
 -- Arguments are shell-quoted, so any path works. ctest sets CROPNET_BIN, CROPNET_TMP and
 -- CROPNET_SOURCE (tests/CMakeLists.txt).
@@ -44,6 +46,36 @@ end
 
 function clitest.tmp(name)
   return clitest.dir .. "/" .. name
+end
+
+-- A fresh (emptied) scratch folder for one spec, and a function naming files in it.
+function clitest.workdir(name)
+  local dir = clitest.tmp(name)
+  os.execute("rm -rf " .. quote(dir) .. " && mkdir -p " .. quote(dir))
+  return dir, function(file) return dir .. "/" .. file end
+end
+
+function clitest.read(file)
+  local f = assert(io.open(file, "rb"))
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+function clitest.write(file, bytes)
+  local f = assert(io.open(file, "wb"))
+  f:write(bytes)
+  f:close()
+end
+
+-- The folder's entries, sorted and space-separated: proof that nothing, not even a temporary,
+-- was left behind.
+function clitest.listing(dir)
+  local p = io.popen("ls -A " .. quote(dir))
+  local names = {}
+  for line in p:lines() do names[#names + 1] = line end
+  p:close()
+  return table.concat(names, " ")
 end
 
 function clitest.exists(path)

@@ -5,15 +5,9 @@ local clitest = require "clitest"
 local cn = require "cropnet"
 
 local q = clitest.quote
-local dir = clitest.tmp("data_spec")
-os.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-local function path(name) return dir .. "/" .. name end
+local dir, path = clitest.workdir("data_spec")
 
-local function write(file, bytes)
-  local f = assert(io.open(file, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local write = clitest.write
 
 local function sh(line)
   local r = clitest.sh(line)

@@ -1,6 +1,7 @@
 -- model_spec: cn.model, model:save and cn.load — a saved model predicts exactly as before, and a
 -- missing, truncated or foreign file gives nil and a message naming it instead of an error.
 local cn = require "cropnet"
+local clitest = require "clitest"
 local nn = cn.nn
 
 local dir = os.getenv("CROPNET_TMP")
@@ -9,18 +10,9 @@ local function tmpname(name)
   return os.tmpname()
 end
 
-local function write(path, bytes)
-  local f = assert(io.open(path, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local write = clitest.write
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = clitest.read
 
 local function mlp()
   cn.manual_seed(21)

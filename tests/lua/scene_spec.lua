@@ -6,9 +6,7 @@ local clitest = require "clitest"
 local cn = require "cropnet"
 
 local q = clitest.quote
-local dir = clitest.tmp("scene_spec")
-os.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-local function path(name) return dir .. "/" .. name end
+local dir, path = clitest.workdir("scene_spec")
 
 local salinas = clitest.data("hsi/SalinasA_corrected.mat")
 local salinas_gt = clitest.data("hsi/SalinasA_gt.mat")

@@ -9,24 +9,13 @@ local clitest = require "clitest"
 local cn = require "cropnet"
 
 local q = clitest.quote
-local dir = clitest.tmp("plugin_spec")
-os.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-local function path(name) return dir .. "/" .. name end
+local dir, path = clitest.workdir("plugin_spec")
 
 local function ok(r) assert(r.code == 0, r.stderr) return r end
 
-local function write(file, text)
-  local f = assert(io.open(file, "wb"))
-  f:write(text)
-  f:close()
-end
+local write = clitest.write
 
-local function read(file)
-  local f = assert(io.open(file, "rb"))
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local read = clitest.read
 
 -- gdal_translate IN OUT [options], from folder cwd (default: the scratch folder).
 local function translate(input, output, options, cwd)
