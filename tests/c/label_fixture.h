@@ -7,6 +7,7 @@
 #define CROPNET_LABEL_FIXTURE_H
 
 #include "cropnet.h"
+#include "scratch.h"
 
 #include <cpl_string.h>
 #include <dirent.h>
@@ -18,51 +19,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char lf_dir[512];
+#define lf_dir scratch_dir
 
-/* A fresh, empty scratch folder. */
+/* A fresh, empty scratch folder; GDAL's drivers registered. */
 static inline void lf_init(const char *name)
 {
-    const char *tmp = getenv("CROPNET_TMP");
-    snprintf(lf_dir, sizeof lf_dir, "%s/%s", tmp && *tmp ? tmp : "/tmp", name);
-    mkdir(lf_dir, 0755);
-    DIR *d = opendir(lf_dir);
-    struct dirent *e;
-    char p[1024];
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            snprintf(p, sizeof p, "%s/%s", lf_dir, e->d_name);
-            unlink(p);
-        }
-    if (d)
-        closedir(d);
+    scratch_init(name);
     GDALAllRegister();
     CPLPushErrorHandler(CPLQuietErrorHandler);
 }
 
-/* lf_dir/name, in one of eight rotating buffers. */
-static inline const char *lf_path(const char *name)
-{
-    static char bufs[8][1024];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, 1024, "%s/%s", lf_dir, name);
-    return b;
-}
-
-static inline int lf_count_files(void)
-{
-    int n = 0;
-    DIR *d = opendir(lf_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
-static inline bool lf_exists(const char *path) { return access(path, F_OK) == 0; }
+static inline const char *lf_path(const char *name) { return scratch_path(name); }
+static inline int lf_count_files(void) { return scratch_count_files(); }
+static inline bool lf_exists(const char *path) { return scratch_exists(path); }
 
 /* Georeference of the test rasters: UTM 33N, 10 m pixels, origin (500000, 4000000). */
 static inline void lf_georef(GDALDatasetH ds, double x0)

@@ -9,6 +9,7 @@
 #define CROPNET_RASTER_FIXTURE_H
 
 #include "cropnet.h"
+#include "scratch.h"
 
 #include <cpl_conv.h>
 #include <dirent.h>
@@ -20,51 +21,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static char fixture_dir[512];
+#define fixture_dir scratch_dir
 
-/* A fresh scratch folder $CROPNET_TMP/<name> (emptied). */
+/* A fresh, empty scratch folder; GDAL's drivers registered. */
 static inline void fixture_init(const char *name)
 {
-    const char *tmp = getenv("CROPNET_TMP");
-    snprintf(fixture_dir, sizeof fixture_dir, "%s/%s", tmp && *tmp ? tmp : "/tmp", name);
-    mkdir(fixture_dir, 0755);
-    DIR *d = opendir(fixture_dir);
-    struct dirent *e;
-    char p[1024];
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            snprintf(p, sizeof p, "%s/%s", fixture_dir, e->d_name);
-            unlink(p);
-        }
-    if (d)
-        closedir(d);
+    scratch_init(name);
     GDALAllRegister();
 }
 
-/* fixture_dir/name in a static rotating buffer (sixteen live at a time). */
-static inline const char *fixture_path(const char *name)
-{
-    static char bufs[16][1024];
-    static int next;
-    char *b = bufs[next++ % 16];
-    snprintf(b, 1024, "%s/%s", fixture_dir, name);
-    return b;
-}
-
-/* Number of entries of the scratch folder (no "." entries). */
-static inline int fixture_count_files(void)
-{
-    int n = 0;
-    DIR *d = opendir(fixture_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d)))
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
-static inline bool fixture_exists(const char *path) { return access(path, F_OK) == 0; }
+static inline const char *fixture_path(const char *name) { return scratch_path(name); }
+static inline int fixture_count_files(void) { return scratch_count_files(); }
+static inline bool fixture_exists(const char *path) { return scratch_exists(path); }
 
 static inline void fixture_write_text(const char *path, const char *text)
 {
