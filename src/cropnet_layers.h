@@ -26,10 +26,10 @@
  * evaluation mode (also while its epoch callback runs); cn_model_load returns nets in evaluation
  * mode. Only dropout and batch normalisation behave differently in the two modes.
  *
- * Backward contract: backward follows the forward of the same input. Convolutions recompute what
- * they need from the input given to backward; pooling, dropout and batch normalisation use what
- * their forward kept (max positions, the mask, the normalised values), so for them an input
- * other than the forward's gives the forward's gradient (an input of another shape is refused).
+ * Backward contract: backward follows the forward of the same input. Convolutions unfold the
+ * input given to backward again (in cache, cheaper than keeping the forward's); pooling, dropout
+ * and batch normalisation use what their forward kept (max positions, the mask, the normalised
+ * values). An input whose shape does not fit the gradient is refused.
  */
 #ifndef CROPNET_LAYERS_H
 #define CROPNET_LAYERS_H
