@@ -3,7 +3,8 @@
  * restarts (n_init) keeping the lowest inertia.
  *
  * The fit leaves out rows with a NaN or infinite band (copying the valid ones only when there is
- * something to leave out), scales tol by the mean per-band variance as scikit-learn does, and
+ * something to leave out), scales tol by the mean per-band variance as scikit-learn does (both
+ * found in the pass that takes the pixels' norms), and
  * draws every restart's initial centroids from one generator seeded once, so a seed fixes the
  * whole fit.
  */
@@ -183,20 +184,33 @@ cn_status cn_kmeans_fit(const float *x, int64_t n, int d, const cn_kmeans_option
     if (!o || !out || (!x && n > 0) || n < 0 || d < 1)
         return cn_set_error(CN_EINVAL, "k-means: NULL argument or no band");
     *out = NULL;
-    const float *v;
-    int64_t valid, *index = NULL;
-    bool owned;
-    cn_status st = kmeans_valid_rows(x, n, d, &v, &valid, &owned, labels ? &index : NULL);
+    cn_status st = kmeans_check_options(o, d, INT64_MAX); /* all but k against the pixels */
     if (st)
         return st;
+    const float *v = x;
+    int64_t valid = n, invalid, *index = NULL;
+    bool owned = false;
     cn_kmeans *km = NULL;
     kwork w;
     memset(&w, 0, sizeof w);
     float *c = NULL, *best = NULL;
     int32_t *lab = NULL, *best_lab = NULL;
-    if ((st = kmeans_check_options(o, d, valid)) || (st = cn_kmeans_new(o->k, d, NULL, &km)) ||
-        (st = kwork_new(valid, d, o->k, 2 + (int)log((double)o->k), o->threads, o->threading,
-                        &w)))
+    double mean_var = 0;
+    const int width = 2 + (int)log((double)o->k);
+    /* one pass finds the norms, the band variance and the invalid rows; only when there are
+     * invalid rows are the valid ones copied, and the pass run again on them */
+    if ((st = kwork_new(n, d, o->k, width, o->threads, o->threading, &w)) ||
+        (st = kpass_norms(&w, x, &invalid, &mean_var)))
+        goto done;
+    if (invalid > 0 && invalid < n) {
+        kwork_free(&w);
+        if ((st = kmeans_valid_rows(x, n, d, &v, &valid, &owned, labels ? &index : NULL)) ||
+            (st = kwork_new(valid, d, o->k, width, o->threads, o->threading, &w)) ||
+            (st = kpass_norms(&w, v, NULL, NULL)))
+            goto done;
+    }
+    valid = n - invalid;
+    if ((st = kmeans_check_options(o, d, valid)) || (st = cn_kmeans_new(o->k, d, NULL, &km)))
         goto done;
     const size_t kd = (size_t)o->k * (size_t)d;
     const bool keep_labels = labels && o->n_init > 1 && o->init != CN_KMEANS_INIT_GIVEN;
@@ -208,12 +222,7 @@ cn_status cn_kmeans_fit(const float *x, int64_t n, int d, const cn_kmeans_option
         st = cn_set_error(CN_ENOMEM, "k-means: out of memory for %lld pixels", (long long)valid);
         goto done;
     }
-    double tol_abs = 0;
-    if (o->tol > 0) {
-        if ((st = kpass_mean_variance(&w, v, &tol_abs)))
-            goto done;
-        tol_abs *= o->tol;
-    }
+    const double tol_abs = o->tol * mean_var;
     cn_rng rng;
     cn_rng_seed(&rng, o->seed);
     const int runs = o->init == CN_KMEANS_INIT_GIVEN ? 1 : o->n_init;

@@ -50,8 +50,8 @@ typedef struct kplan {
     int64_t nchunks;
 } kplan;
 
-/* Chunks of at least 4096 rows, at most 64 of them; blocks of about 128 KiB of pixels. */
-void kplan_init(kplan *p, int64_t n, int d);
+/* Chunks of at least 4096 rows, at most 64 of them; blocks sized for the sgemm (see there). */
+void kplan_init(kplan *p, int64_t n, int d, int k);
 
 typedef struct kpool kpool;
 typedef void (*kpool_fn)(void *ctx, int64_t task, int worker);
@@ -115,8 +115,10 @@ void kpass_assign(kwork *w, const float *x, const float *c, int32_t *labels, flo
  * double from the chunk partials, in chunk order): the inertia of that assignment. */
 double kpass_lloyd_inertia(const kwork *w, const float *c);
 
-/* w->xx[i] = ‖x_i‖² in double (allocated here). Errors: CN_ENOMEM. */
-cn_status kpass_norms(kwork *w, const float *x);
+/* One pass: w->xx[i] = ‖x_i‖² in double (allocated here; not finite for a row with a NaN or
+ * infinite band); *invalid (may be NULL) = the number of such rows; *mean_var (may be NULL) =
+ * the mean over bands of the variance of the valid rows. Errors: CN_ENOMEM. */
+cn_status kpass_norms(kwork *w, const float *x, int64_t *invalid, double *mean_var);
 
 /* k-means++ distances for t candidates (t × d at cand): out[l·n + i] = min(closest[i],
  * ‖x_i − cand_l‖²) (exact, float) and chunk potentials cpot[chunk·width + l] = Σ out. near[i]
@@ -129,8 +131,6 @@ void kpass_candidates(kwork *w, const float *x, const float *closest, const int3
 /* Exact squared distance of two d-vectors (float, fixed summation order). */
 float kmeans_sqdist(const float *x, const float *c, int d);
 
-/* The mean of the per-band variances of x (two passes, chunk partials, double). */
-cn_status kpass_mean_variance(kwork *w, const float *x, double *out);
 
 /* ---------------------------------------------------------------- the algorithms */
 

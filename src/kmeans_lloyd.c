@@ -5,8 +5,10 @@
  * reduction of the chunk partials in chunk order, the re-seeding of empty clusters, and the new
  * centroids. It stops when no label changed (strict convergence), when the centroids moved by at
  * most tol (sum of squared shifts, tol already scaled by the data's variance), or at max_iter.
- * Unless it converged strictly, a last pass labels the pixels with the final centroids, so the
- * labels and the inertia always belong to the centroids returned.
+ * A last pass labels the pixels with the final centroids and sums their exact squared distances,
+ * so the labels and the inertia always belong to the centroids returned. (The iterations' own
+ * Σ‖x‖² − 2·c·Σx + n·‖c‖² would save that pass on strict convergence, but it cancels: with
+ * ‖x‖² ten thousand times the distances, float sums leave it three digits.)
  *
  * Empty clusters (scikit-learn's _relocate_empty_clusters): each takes one of the pixels farthest
  * from their centroid, which leaves its own cluster; a cluster is never emptied that way, and a
@@ -142,27 +144,23 @@ cn_status kmeans_lloyd(kwork *w, const float *x, float *c, int32_t *labels, int 
         st = cn_set_error(CN_ENOMEM, "k-means: out of memory for %lld pixels", (long long)n);
         goto done;
     }
-    if (!w->xx && (st = kpass_norms(w, x)))
+    if (!w->xx && (st = kpass_norms(w, x, NULL, NULL)))
         goto done;
     for (int64_t i = 0; i < n; i++)
         labels[i] = -1;
-    bool strict = false;
     double inertia = 0;
     int64_t changed;
     int it = 0;
     while (it < max_iter) {
         kpass_assign(w, x, c, labels, dist, KPASS_LLOYD);
         totals(w, &inertia, &changed);
-        inertia = kpass_lloyd_inertia(w, c);
         int moved;
         if ((st = reduce(w, x, labels, dist, sums, counts, &moved)))
             goto done;
         double shift = update(k, d, sums, counts, c);
         it++;
-        if (changed == 0 && moved == 0) {
-            strict = true; /* same labels → same sums: the centroids did not move */
-            break;
-        }
+        if (changed == 0 && moved == 0)
+            break; /* strict convergence: same labels, same sums, the centroids did not move */
         if (shift <= tol_abs)
             break;
         if (!kmeans_progress(o, run, o->init == CN_KMEANS_INIT_GIVEN ? 1 : o->n_init,
@@ -171,10 +169,8 @@ cn_status kmeans_lloyd(kwork *w, const float *x, float *c, int32_t *labels, int 
             goto done;
         }
     }
-    if (!strict) {
-        kpass_assign(w, x, c, labels, NULL, KPASS_PREDICT);
-        totals(w, &inertia, &changed);
-    }
+    kpass_assign(w, x, c, labels, NULL, KPASS_PREDICT);
+    totals(w, &inertia, &changed);
     res->inertia = inertia;
     res->iterations = it;
 done:

@@ -109,7 +109,7 @@ cn_status kmb_step(kminibatch *s, const float *x, int64_t m, bool *stop)
     bool any_empty = false;
     for (int j = 0; j < k; j++)
         any_empty |= km->counts[j] == 0;
-    cn_status st = kpass_norms(w, x);
+    cn_status st = kpass_norms(w, x, NULL, NULL);
     if (st)
         return st;
     kpass_assign(w, x, km->centroids, s->labels, s->dist, KPASS_LLOYD);

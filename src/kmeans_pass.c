@@ -25,13 +25,22 @@
 #define CHUNK_MAX_COUNT 64
 #define BLOCK_FLOATS 65536 /* 256 KiB of pixels per sgemm call */
 
-void kplan_init(kplan *p, int64_t n, int d)
+void kplan_init(kplan *p, int64_t n, int d, int k)
 {
     p->n = n;
     p->d = d;
-    int64_t block = BLOCK_FLOATS / (d > 0 ? d : 1);
-    if (block < 64)
-        block = 64;
+    /* OpenBLAS (0.3.21, SkylakeX kernels) multiplies small products without packing them first:
+     * M·N·K <= 10^6 and, with our layout (its A transposed), M·N <= 1200 and K >= 32. Our
+     * products are tall and narrow (rows × k × d) and packing the rows costs as much as the
+     * product, so when k and d allow, blocks of 1200 / k rows take that path (about 15% fewer
+     * profile samples per Lloyd iteration at k = 16, d = 204 than 256 KiB blocks); otherwise
+     * blocks of about 256 KiB of pixels keep the packed path's call overhead low. */
+    int64_t small = k > 0 ? 1200 / k / 8 * 8 : 0;
+    if (small * k * (int64_t)d > 1000000)
+        small = 1000000 / ((int64_t)k * d) / 8 * 8;
+    int64_t block = d >= 32 && small >= 16 ? small : BLOCK_FLOATS / (d > 0 ? d : 1);
+    if (block < 16)
+        block = 16;
     if (block > 4096)
         block = 4096;
     int64_t chunk = (n + CHUNK_MAX_COUNT - 1) / CHUNK_MAX_COUNT;
@@ -47,7 +56,7 @@ cn_status kwork_new(int64_t n, int d, int k, int width, int threads, cn_kmeans_t
                     kwork *w)
 {
     memset(w, 0, sizeof *w);
-    kplan_init(&w->plan, n, d);
+    kplan_init(&w->plan, n, d, k);
     w->k = k;
     w->d = d;
     w->width = width > k ? width : k;
@@ -81,7 +90,8 @@ cn_status kwork_new(int64_t n, int d, int k, int width, int threads, cn_kmeans_t
     bool ok = w->scratch && w->sums && w->counts && w->cinertia && w->cchanged && w->cpot &&
               w->cnorm && w->cxx;
     for (int i = 0; ok && i < workers; i++)
-        ok = (w->scratch[i] = malloc((size_t)rows * (size_t)w->width * sizeof(float))) != NULL;
+        ok = (w->scratch[i] = malloc(((size_t)rows * (size_t)w->width + (size_t)k * (size_t)d +
+                                      (size_t)k) * sizeof(float))) != NULL;
     if (!ok) {
         kwork_free(w);
         return cn_set_error(CN_ENOMEM, "k-means: out of memory for the work buffers (%d "
@@ -97,7 +107,7 @@ cn_status kwork_new(int64_t n, int d, int k, int width, int threads, cn_kmeans_t
 void kwork_set_rows(kwork *w, int64_t n)
 {
     kplan p;
-    kplan_init(&p, n, w->d);
+    kplan_init(&p, n, w->d, w->k);
     /* fewer rows never need more chunks (see kwork_new) nor longer ones (chunks grow with n) */
     assert(p.nchunks <= w->cap_chunks && (w->blas_threads ? p.chunk : p.block) <= w->cap_rows);
     w->plan = p;
@@ -140,14 +150,9 @@ static inline float sqdist(const float *x, const float *c, int d)
             float t = x[f + u] - c[f + u];
             acc[u] += t * t;
         }
-    if (f < d) { /* the tail zero-padded to a full vector, so it vectorises too */
-        float xt[16] = {0}, ct[16] = {0};
-        memcpy(xt, x + f, (size_t)(d - f) * sizeof *xt);
-        memcpy(ct, c + f, (size_t)(d - f) * sizeof *ct);
-        for (int u = 0; u < 16; u++) {
-            float t = xt[u] - ct[u];
-            acc[16 + u] += t * t;
-        }
+    for (int u = 16; f < d; f++, u++) { /* the tail: independent scalar chains */
+        float t = x[f] - c[f];
+        acc[u] += t * t;
     }
     for (int h = 16; h > 0; h /= 2)
         for (int u = 0; u < h; u++)
@@ -156,6 +161,36 @@ static inline float sqdist(const float *x, const float *c, int d)
 }
 
 /* ---------------------------------------------------------------- assignment */
+
+/* The index of the smallest g[j] + cnorm[j] (the first one on ties, as scikit-learn's strict
+ * comparison) and that value. Eight running minima, then a tree, then the first index that
+ * holds the minimum: no chain of k dependent compare-and-selects. A row of NaN (an invalid
+ * pixel) gives 0 and +inf. */
+static inline int argmin_row(const float *g, const float *cnorm, int k, float *v, float *min)
+{
+    float lane[8] = {INFINITY, INFINITY, INFINITY, INFINITY,
+                     INFINITY, INFINITY, INFINITY, INFINITY};
+    int j = 0;
+    for (; j + 8 <= k; j += 8)
+        for (int u = 0; u < 8; u++) {
+            float x = g[j + u] + cnorm[j + u];
+            v[j + u] = x;
+            lane[u] = x < lane[u] ? x : lane[u];
+        }
+    for (int u = 0; j < k; j++, u++) {
+        float x = g[j] + cnorm[j];
+        v[j] = x;
+        lane[u] = x < lane[u] ? x : lane[u];
+    }
+    for (int h = 4; h > 0; h /= 2)
+        for (int u = 0; u < h; u++)
+            lane[u] = lane[u + h] < lane[u] ? lane[u + h] : lane[u];
+    *min = lane[0];
+    for (j = 0; j < k; j++)
+        if (v[j] == lane[0])
+            return j;
+    return 0;
+}
 
 typedef struct assign_ctx {
     kwork *w;
@@ -171,49 +206,46 @@ typedef struct row_totals {
 } row_totals;
 
 /* Lloyd rows of one block after its sgemm: argmin, centroid sums, Σ‖x‖² per cluster, and
- * ‖x‖² + min(‖c‖² − 2x·c) as the distance used to find the farthest pixels. */
+ * ‖x‖² + min(‖c‖² − 2x·c) as the distance used to find the farthest pixels. Sums are taken in
+ * float (sixteen lanes) over at most 64 rows, then added to the chunk's double sums. */
 KM_CLONES
 static void lloyd_rows(const float *g, int64_t m, int k, const float *cnorm, const float *x,
                        const double *xx, int d, int32_t *labels, float *dist, double *sums,
-                       int64_t *counts, double *xxsum, row_totals *tot)
+                       float *bsum, float *vbuf, int64_t *counts, double *xxsum, row_totals *tot)
 {
+    const size_t kd = (size_t)k * (size_t)d;
+    memset(bsum, 0, kd * sizeof *bsum);
     for (int64_t i = 0; i < m; i++, g += k, x += d) {
-        int best = 0;
-        float bd = g[0] + cnorm[0];
-        for (int j = 1; j < k; j++) {
-            float v = g[j] + cnorm[j];
-            if (v < bd) { /* strict: ties go to the lowest index, as scikit-learn */
-                bd = v;
-                best = j;
+        if (i > 0 && i % 64 == 0) /* flush: float sums of at most 64 rows keep ~1e-7 */
+            for (size_t q = 0; q < kd; q++) {
+                sums[q] += bsum[q];
+                bsum[q] = 0;
             }
-        }
+        float bd;
+        int best = argmin_row(g, cnorm, k, vbuf, &bd);
         tot->changed += labels[i] != best;
         labels[i] = best;
         dist[i] = (float)(xx[i] + bd);
-        double *sr = sums + (size_t)best * (size_t)d;
+        float *sr = bsum + (size_t)best * (size_t)d;
         for (int f = 0; f < d; f++)
             sr[f] += x[f];
         counts[best]++;
         xxsum[best] += xx[i];
     }
+    for (size_t q = 0; q < kd; q++)
+        sums[q] += bsum[q];
 }
 
 /* Prediction rows: argmin, exact distance; a row whose distance is not finite (a NaN or
  * infinite band) gets -1. */
 KM_CLONES
 static void predict_rows(const float *g, int64_t m, int k, const float *cnorm, const float *x,
-                         int d, const float *c, int32_t *labels, float *dist, row_totals *tot)
+                         int d, const float *c, int32_t *labels, float *dist, float *vbuf,
+                         row_totals *tot)
 {
     for (int64_t i = 0; i < m; i++, g += k, x += d) {
-        int best = 0;
-        float bd = g[0] + cnorm[0];
-        for (int j = 1; j < k; j++) {
-            float v = g[j] + cnorm[j];
-            if (v < bd) {
-                bd = v;
-                best = j;
-            }
-        }
+        float bd;
+        int best = argmin_row(g, cnorm, k, vbuf, &bd);
         float s = sqdist(x, c + (size_t)best * (size_t)d, d);
         if (!isfinite(s)) {
             best = -1;
@@ -247,16 +279,17 @@ static void assign_task(void *vctx, int64_t chunk, int worker)
     }
     row_totals tot = {0, 0};
     float *g = w->scratch[worker];
+    float *vbuf = g + (size_t)block * (size_t)k + (size_t)k * (size_t)d; /* k floats */
     for (int64_t b = r0; b < r1; b += block) {
         int64_t m = r1 - b < block ? r1 - b : block;
         const float *xb = a->x + (size_t)b * (size_t)d;
         cn_gemm(false, true, m, k, d, -2.0f, xb, d, a->c, d, 0.0f, g, k);
         if (lloyd)
             lloyd_rows(g, m, k, w->cnorm, xb, w->xx + b, d, a->labels + b, a->dist + b, sums,
-                       counts, xxsum, &tot);
+                       g + (size_t)block * (size_t)k, vbuf, counts, xxsum, &tot);
         else
             predict_rows(g, m, k, w->cnorm, xb, d, a->c, a->labels + b,
-                         a->dist ? a->dist + b : NULL, &tot);
+                         a->dist ? a->dist + b : NULL, vbuf, &tot);
     }
     w->cinertia[chunk] = tot.inertia;
     w->cchanged[chunk] = tot.changed;
@@ -309,7 +342,8 @@ typedef struct norm_ctx {
 } norm_ctx;
 
 KM_CLONES
-static void norm_rows(const float *x, int64_t m, int d, double *xx)
+static void norm_rows(const float *x, int64_t m, int d, double *xx, double *colsum,
+                      int64_t *invalid)
 {
     for (int64_t i = 0; i < m; i++, x += d) {
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -319,7 +353,14 @@ static void norm_rows(const float *x, int64_t m, int d, double *xx)
                 acc[u] += (double)x[f + u] * x[f + u];
         for (int u = 0; f < d; f++, u++)
             acc[u] += (double)x[f] * x[f];
-        xx[i] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        xx[i] = s;
+        if (!isfinite(s)) { /* a NaN or infinite band: squares of finite floats fit a double */
+            ++*invalid;
+            continue;
+        }
+        for (f = 0; f < d; f++)
+            colsum[f] += x[f];
     }
 }
 
@@ -330,10 +371,14 @@ static void norm_task(void *vctx, int64_t chunk, int worker)
     kwork *w = a->w;
     const int64_t r0 = chunk * w->plan.chunk;
     const int64_t r1 = r0 + w->plan.chunk < w->plan.n ? r0 + w->plan.chunk : w->plan.n;
-    norm_rows(a->x + (size_t)r0 * (size_t)w->d, r1 - r0, w->d, w->xx + r0);
+    double *colsum = w->sums + (size_t)chunk * (size_t)w->d;
+    memset(colsum, 0, (size_t)w->d * sizeof *colsum);
+    w->cchanged[chunk] = 0;
+    norm_rows(a->x + (size_t)r0 * (size_t)w->d, r1 - r0, w->d, w->xx + r0, colsum,
+              &w->cchanged[chunk]);
 }
 
-cn_status kpass_norms(kwork *w, const float *x)
+cn_status kpass_norms(kwork *w, const float *x, int64_t *invalid, double *mean_var)
 {
     free(w->xx);
     if (!(w->xx = malloc((size_t)(w->plan.n > 0 ? w->plan.n : 1) * sizeof *w->xx)))
@@ -341,6 +386,29 @@ cn_status kpass_norms(kwork *w, const float *x)
                             (long long)w->plan.n);
     norm_ctx a = {w, x};
     kpool_run(w->pool, w->plan.nchunks, norm_task, &a);
+    int64_t bad = 0;
+    for (int64_t ch = 0; ch < w->plan.nchunks; ch++)
+        bad += w->cchanged[ch];
+    if (invalid)
+        *invalid = bad;
+    if (!mean_var)
+        return CN_OK;
+    /* the mean over bands of (Σx² − n·μ²) / n from the norms and the band sums: one pass, and
+     * in double the cancellation costs a few of sixteen digits even when means dwarf spreads */
+    const int64_t n = w->plan.n - bad;
+    double total = 0, mu2 = 0;
+    for (int64_t i = 0; i < w->plan.n; i++)
+        if (isfinite(w->xx[i]))
+            total += w->xx[i];
+    for (int f = 0; f < w->d; f++) {
+        double sum = 0;
+        for (int64_t ch = 0; ch < w->plan.nchunks; ch++)
+            sum += w->sums[(size_t)ch * (size_t)w->d + (size_t)f];
+        double mu = n > 0 ? sum / (double)n : 0;
+        mu2 += mu * mu;
+    }
+    double v = n > 0 ? (total / (double)n - mu2) / w->d : 0;
+    *mean_var = v > 0 ? v : 0;
     return CN_OK;
 }
 
@@ -401,64 +469,3 @@ void kpass_candidates(kwork *w, const float *x, const float *closest, const int3
 }
 
 float kmeans_sqdist(const float *x, const float *c, int d) { return sqdist(x, c, d); }
-
-/* ---------------------------------------------------------------- variance */
-
-typedef struct var_ctx {
-    kwork *w;
-    const float *x;
-    const double *mean; /* NULL in the first pass */
-} var_ctx;
-
-KM_CLONES
-static void var_rows(const float *x, int64_t m, int d, const double *mean, double *acc)
-{
-    for (int64_t i = 0; i < m; i++, x += d)
-        if (mean)
-            for (int f = 0; f < d; f++) {
-                double t = x[f] - mean[f];
-                acc[f] += t * t;
-            }
-        else
-            for (int f = 0; f < d; f++)
-                acc[f] += x[f];
-}
-
-static void var_task(void *vctx, int64_t chunk, int worker)
-{
-    (void)worker;
-    const var_ctx *a = vctx;
-    kwork *w = a->w;
-    const int64_t r0 = chunk * w->plan.chunk;
-    const int64_t r1 = r0 + w->plan.chunk < w->plan.n ? r0 + w->plan.chunk : w->plan.n;
-    double *acc = w->sums + (size_t)chunk * (size_t)w->d;
-    memset(acc, 0, (size_t)w->d * sizeof *acc);
-    var_rows(a->x + (size_t)r0 * (size_t)w->d, r1 - r0, w->d, a->mean, acc);
-}
-
-cn_status kpass_mean_variance(kwork *w, const float *x, double *out)
-{
-    const int d = w->d;
-    const int64_t n = w->plan.n;
-    double *mean = calloc((size_t)d * 2, sizeof *mean), *var = mean ? mean + d : NULL;
-    if (!mean)
-        return cn_set_error(CN_ENOMEM, "k-means: out of memory");
-    var_ctx a = {w, x, NULL};
-    kpool_run(w->pool, w->plan.nchunks, var_task, &a);
-    for (int64_t c = 0; c < w->plan.nchunks; c++)
-        for (int f = 0; f < d; f++)
-            mean[f] += w->sums[(size_t)c * (size_t)d + (size_t)f];
-    for (int f = 0; f < d; f++)
-        mean[f] /= (double)n;
-    a.mean = mean;
-    kpool_run(w->pool, w->plan.nchunks, var_task, &a);
-    for (int64_t c = 0; c < w->plan.nchunks; c++)
-        for (int f = 0; f < d; f++)
-            var[f] += w->sums[(size_t)c * (size_t)d + (size_t)f];
-    double total = 0;
-    for (int f = 0; f < d; f++)
-        total += var[f] / (double)n;
-    free(mean);
-    *out = total / d;
-    return CN_OK;
-}

@@ -217,7 +217,8 @@ int main(int argc, char **argv)
                 } else {
                     double pm = median(f->predict, reps), im = median(f->inertia, reps);
                     printf("cropnet %-7s %-9s %dT fit %7.3f s  predict %6.3f s  n_iter=[%s]  "
-                           "inertia %.6g\n", kind, algo, threads[ti], med_fit[ti], pm, its, im);
+                           "inertia %.6g (%.10g)\n", kind, algo, threads[ti], med_fit[ti], pm, its,
+                           im, im);
                 }
                 fflush(stdout);
             }
