@@ -115,5 +115,6 @@ int luaopen_cropnet_core(lua_State *L)
     lcn_open_scene(L);
     lcn_open_vrt(L);
     lcn_open_cluster(L);
+    lcn_open_patches(L);
     return 1;
 }

@@ -105,6 +105,7 @@ void lcn_open_classify(lua_State *L);
 void lcn_open_scene(lua_State *L);
 void lcn_open_vrt(lua_State *L); /* pixel_model_info, realpath (lvrt.c) */
 void lcn_open_cluster(lua_State *L); /* cn.cluster: k-means (lcluster.c) */
+void lcn_open_patches(lua_State *L); /* patches, receptive_field, json_decode (lpatches.c) */
 
 /* Creates metatable tname with methods (reached through __index unless index is given) and
  * metamethods; leaves the stack as it found it. */

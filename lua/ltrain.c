@@ -191,7 +191,7 @@ static int64_t output_width(cn_layer *l)
 }
 
 /* cn.train{net=, inputs=, targets=, criterion=, optimizer=, epochs=, batch=, seed=, shuffle=,
- * schedule=, on_epoch=} -> model, stats of the last epoch (stats.stopped when on_epoch stopped
+ * schedule=, on_epoch=, augment=} -> model, stats of the last epoch (stats.stopped when on_epoch stopped
  * it). */
 static int l_train(lua_State *L)
 {
@@ -199,7 +199,7 @@ static int l_train(lua_State *L)
     lua_settop(L, 1);
     static const char *const known[] = {"net", "inputs", "targets", "criterion", "optimizer",
                                         "epochs", "batch", "seed", "shuffle", "schedule",
-                                        "on_epoch", NULL};
+                                        "on_epoch", "augment", NULL};
     lua_pushnil(L);
     while (lua_next(L, 1)) {
         int i = 0;
@@ -221,6 +221,10 @@ static int l_train(lua_State *L)
     cfg.shuffle = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_pop(L, 1);
     read_schedule(L, &cfg.schedule);
+    field(L, "augment"); /* true: flips and 90° rotations of patch batches */
+    if (lua_toboolean(L, -1))
+        cfg.augment = cn_patches_augment_batch;
+    lua_pop(L, 1);
 
     if (field(L, "net") == LUA_TNIL) /* slot 2 */
         return luaL_error(L, "cn.train: option 'net' is required");

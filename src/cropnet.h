@@ -332,6 +332,13 @@ typedef struct cn_epoch_stats {
  * CN_ECANCELLED and the weights keep the last completed update). */
 typedef int (*cn_epoch_fn)(const cn_epoch_stats *stats, void *user_data);
 
+/* Called by cn_train on each gathered batch before its forward pass, to change the inputs in
+ * place (data augmentation; the shape must stay): epoch and batch are 0-based, rng is a generator
+ * of the loop's own, seeded from the training seed, so a seed still fixes the weights. A status
+ * other than CN_OK stops training with that status. cn_patches_augment_batch is one. */
+typedef cn_status (*cn_batch_fn)(cn_tensor *x, cn_tensor *y, int epoch, int64_t batch,
+                                 cn_rng *rng, void *user_data);
+
 typedef struct cn_train_config {
     int epochs;            /* >= 1 */
     int64_t batch;         /* >= 1; the last batch of an epoch may be smaller */
@@ -341,6 +348,8 @@ typedef struct cn_train_config {
     cn_schedule schedule;
     cn_epoch_fn on_epoch;  /* may be NULL */
     void *user_data;
+    cn_batch_fn augment;   /* may be NULL: the batches as gathered */
+    void *augment_data;    /* its user_data */
 } cn_train_config;
 
 /* Trains net on inputs X (N×D, or N×C×H×W... for convolutional nets: any shape whose first
@@ -398,6 +407,7 @@ cn_status cn_model_load(const char *path, cn_model **out);
 #include "cropnet_scene.h"
 #include "cropnet_cluster.h"
 #include "cropnet_layers.h"
+#include "cropnet_patches.h"
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,8 @@
 /*
  * train.c — the mini-batch training loop and the row-wise argmax.
  *
- * One loop for every model: shuffle (Fisher–Yates from the seed), gather a batch, forward, loss,
+ * One loop for every model: shuffle (Fisher–Yates from the seed), gather a batch, optionally
+ * augment it (cn_train_config.augment, with its own seeded generator), forward, loss,
  * backward (without the useless gradient of the data), optimizer step, per-epoch statistics and
  * callback. Nothing here depends on time or thread timing, so a seed and a thread count fix the
  * weights bit for bit. The net trains in training mode (dropout, batch statistics) and is left in
@@ -102,8 +103,9 @@ cn_status cn_train(cn_layer *net, cn_optim *opt, const cn_tensor *x, const cn_te
     }
     for (int64_t i = 0; i < n; i++)
         order[i] = i;
-    cn_rng rng;
+    cn_rng rng, aug_rng; /* augmentation draws from its own stream: shuffles stay as without */
     cn_rng_seed(&rng, config->seed);
+    cn_rng_seed(&aug_rng, config->seed ^ UINT64_C(0x9e3779b97f4a7c15));
     double lr0 = cn_optim_get_lr(opt);
     for (int e = 0; e < config->epochs && !st; e++) {
         cn_layer_set_training(net, true);
@@ -122,6 +124,8 @@ cn_status cn_train(cn_layer *net, cn_optim *opt, const cn_tensor *x, const cn_te
             double loss;
             if ((st = cn_tensor_gather_rows(xb, x, order + start, count)) ||
                 (st = cn_tensor_gather_rows(yb, y, order + start, count)) ||
+                (config->augment && (st = config->augment(xb, yb, e, start / config->batch,
+                                                          &aug_rng, config->augment_data))) ||
                 (st = cn_layer_forward(net, xb, &out)) ||
                 (st = cn_loss_forward(config->loss, out, yb, &loss)) ||
                 (st = cn_loss_backward(config->loss, out, yb, grad)))

@@ -1,0 +1,241 @@
+/*
+ * patch_predict.c — the patch predictor: a patch model's metadata read once, then the pixels of a
+ * window (given with its halo) classified from the P × P patch around each, in batches.
+ *
+ * The window is standardised once in place (not once per patch: each pixel belongs to P² of
+ * them), invalid pixels set to 0, the band mean; then each batch of patches is cut out of it,
+ * run through the network in evaluation mode and soft-maxed.
+ *
+ * Seams: a pixel's result must not depend on the tile it is classified in, or a tiled map would
+ * differ from the whole scene's. Its patch is the same values in any tile (the halo is read with
+ * reflection exactly where the whole scene would be), evaluation-mode layers treat the samples of
+ * a batch independently, and every forward pass is a full batch of CN_PATCH_BATCH (the last one
+ * padded with zeros), so the GEMMs always have the same shapes and BLAS the same code path and
+ * summation order for every sample, whichever its position.
+ */
+#include "model_meta.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct cn_patch_model {
+    cn_layer *net;          /* one reference: the predictor outlives the model if need be */
+    cn_raster_meta meta;    /* bands, classes, normalisation, band names */
+    int patch, rf;          /* P and the receptive field R <= P */
+    cn_tensor *batch;       /* CN_PATCH_BATCH × bands × P × P (owned) */
+    int64_t *where;         /* CN_PATCH_BATCH: the output index of each batch entry */
+    float *scores;          /* CN_PATCH_BATCH × K soft-max results, when probabilities are asked */
+};
+
+/* A positive integer metadata value in lo..hi. */
+static cn_status meta_int(cn_model *model, const char *key, int lo, int hi, int *out)
+{
+    const char *s = cn_model_get_meta(model, key);
+    if (!s)
+        return cn_set_error(CN_EFORMAT, "model: a patch model without \"%s\" metadata", key);
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        return cn_set_error(CN_EFORMAT, "model: \"%s\" is '%s', expected an integer in %d..%d",
+                            key, s, lo, hi);
+    *out = (int)v;
+    return CN_OK;
+}
+
+static cn_status read_kind(cn_patch_model *pm, cn_model *model)
+{
+    const char *input = cn_model_get_meta(model, "input");
+    if (!input || strcmp(input, "patch") != 0)
+        return cn_set_error(CN_EINVAL, "model: is not a patch model (\"input\" is \"%s\")",
+                            input ? input : "pixel");
+    cn_status st = meta_int(model, "patch", 1, CN_PATCH_MAX, &pm->patch);
+    if (!st && pm->patch % 2 == 0)
+        st = cn_set_error(CN_EFORMAT, "model: \"patch\" is %d, an even side (a patch is centred "
+                          "on its pixel)", pm->patch);
+    if (!st)
+        st = meta_int(model, "receptive_field", 1, pm->patch, &pm->rf);
+    return st;
+}
+
+/* One forward pass of a single zero patch: the network must give one score per class. */
+static cn_status check_net(cn_patch_model *pm)
+{
+    int64_t dims[4] = {1, pm->meta.bands, pm->patch, pm->patch};
+    cn_tensor *probe, *y;
+    cn_status st = cn_tensor_new(4, dims, &probe);
+    if (st)
+        return st;
+    st = cn_layer_forward(pm->net, probe, &y);
+    cn_tensor_release(probe);
+    if (st) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", cn_last_error());
+        return cn_set_error(CN_EFORMAT, "model: the network does not take a (1 x %d x %d x %d) "
+                            "patch: %s", pm->meta.bands, pm->patch, pm->patch, msg);
+    }
+    if (cn_tensor_ndim(y) != 2 || cn_tensor_dim(y, 1) != (int64_t)pm->meta.nclasses) {
+        char s[96];
+        return cn_set_error(CN_EFORMAT, "model: the network's output for one patch is %s, but "
+                            "\"classes\" lists %zu", cn_tensor_shape_str(y, s, sizeof s),
+                            pm->meta.nclasses);
+    }
+    return CN_OK;
+}
+
+cn_status cn_patch_model_open(cn_model *model, cn_patch_model **out)
+{
+    if (!model || !out)
+        return cn_set_error(CN_EINVAL, "model: NULL argument");
+    *out = NULL;
+    cn_patch_model *pm = calloc(1, sizeof *pm);
+    if (!pm)
+        return cn_set_error(CN_ENOMEM, "model: out of memory");
+    pm->net = cn_layer_retain(cn_model_net(model));
+    cn_layer_set_training(pm->net, false);
+    cn_status st;
+    if ((st = read_kind(pm, model)) || (st = cn_raster_meta_read(model, &pm->meta)) ||
+        (st = check_net(pm)))
+        goto fail;
+    int64_t dims[4] = {CN_PATCH_BATCH, pm->meta.bands, pm->patch, pm->patch};
+    if ((st = cn_tensor_new(4, dims, &pm->batch)))
+        goto fail;
+    pm->where = malloc(CN_PATCH_BATCH * sizeof *pm->where);
+    pm->scores = malloc(CN_PATCH_BATCH * pm->meta.nclasses * sizeof *pm->scores);
+    if (!pm->where || !pm->scores) {
+        st = cn_set_error(CN_ENOMEM, "model: out of memory");
+        goto fail;
+    }
+    *out = pm;
+    return CN_OK;
+fail:
+    cn_patch_model_close(pm);
+    return st;
+}
+
+void cn_patch_model_close(cn_patch_model *pm)
+{
+    if (!pm)
+        return;
+    cn_raster_meta_free(&pm->meta);
+    cn_tensor_release(pm->batch);
+    cn_layer_release(pm->net);
+    free(pm->where);
+    free(pm->scores);
+    free(pm);
+}
+
+int cn_patch_model_bands(const cn_patch_model *pm) { return pm->meta.bands; }
+int cn_patch_model_patch(const cn_patch_model *pm) { return pm->patch; }
+int cn_patch_model_receptive_field(const cn_patch_model *pm) { return pm->rf; }
+int cn_patch_model_max_id(const cn_patch_model *pm) { return pm->meta.max_id; }
+
+const cn_class_info *cn_patch_model_classes(const cn_patch_model *pm, size_t *count)
+{
+    if (count)
+        *count = pm->meta.nclasses;
+    return pm->meta.classes;
+}
+
+const char *cn_patch_model_band_name(const cn_patch_model *pm, int band)
+{
+    return cn_raster_meta_band_name(&pm->meta, band);
+}
+
+/* Standardises the n pixels of the window in place; invalid pixels become 0. */
+static void standardize(const cn_patch_model *pm, float *pixels, const uint8_t *valid, size_t n)
+{
+    const int nb = pm->meta.bands;
+    const float *mean = pm->meta.mean, *inv = pm->meta.inv_std;
+    for (size_t i = 0; i < n; i++) {
+        float *p = pixels + i * (size_t)nb;
+        if (valid[i])
+            for (int b = 0; b < nb; b++)
+                p[b] = (p[b] - mean[b]) * inv[b];
+        else
+            memset(p, 0, (size_t)nb * sizeof *p);
+    }
+}
+
+/* Batch entry k ← the patch whose top-left corner is window pixel (y, x). */
+static void cut(const cn_patch_model *pm, const float *pixels, int ww, int y, int x, int64_t k)
+{
+    const int P = pm->patch, nb = pm->meta.bands;
+    const int64_t plane = (int64_t)P * P;
+    float *dst = cn_tensor_data(pm->batch) + k * plane * nb;
+    for (int dy = 0; dy < P; dy++)
+        for (int dx = 0; dx < P; dx++) {
+            const float *src = pixels + ((size_t)(y + dy) * (size_t)ww + (size_t)(x + dx)) * nb;
+            float *d = dst + dy * P + dx;
+            for (int b = 0; b < nb; b++)
+                d[b * plane] = src[b];
+        }
+}
+
+/* Runs the batch (its first count entries real, the rest zeros) and scatters the results. */
+static cn_status run_batch(cn_patch_model *pm, int64_t count, int32_t *labels, float *confidence,
+                           float *probs)
+{
+    const int64_t per = cn_tensor_numel(pm->batch) / CN_PATCH_BATCH, k = (int64_t)pm->meta.nclasses;
+    if (count < CN_PATCH_BATCH)
+        memset(cn_tensor_data(pm->batch) + count * per, 0,
+               (size_t)((CN_PATCH_BATCH - count) * per) * sizeof(float));
+    cn_tensor *y;
+    cn_status st = cn_layer_forward(pm->net, pm->batch, &y);
+    if (st)
+        return st;
+    if (cn_tensor_ndim(y) != 2 || cn_tensor_dim(y, 0) != CN_PATCH_BATCH ||
+        cn_tensor_dim(y, 1) != k) {
+        char s[96];
+        return cn_set_error(CN_ESHAPE, "model: the network's output is %s for %d patches, "
+                            "expected (%d x %lld): one score per class",
+                            cn_tensor_shape_str(y, s, sizeof s), CN_PATCH_BATCH, CN_PATCH_BATCH,
+                            (long long)k);
+    }
+    int32_t ids[CN_PATCH_BATCH];
+    float conf[CN_PATCH_BATCH];
+    cn_raster_meta_reduce(&pm->meta, cn_tensor_cdata(y), count, ids, conf,
+                          probs ? pm->scores : NULL);
+    for (int64_t i = 0; i < count; i++) {
+        int64_t at = pm->where[i];
+        labels[at] = ids[i];
+        if (confidence)
+            confidence[at] = conf[i];
+        if (probs)
+            memcpy(probs + at * k, pm->scores + i * k, (size_t)k * sizeof *probs);
+    }
+    return CN_OK;
+}
+
+cn_status cn_patch_model_predict(cn_patch_model *pm, float *pixels, const uint8_t *valid, int w,
+                                 int h, int32_t *labels, float *confidence, float *probs)
+{
+    if (!pm || w < 1 || h < 1 || !pixels || !valid || !labels)
+        return cn_set_error(CN_EINVAL, "predict: bad arguments (%d x %d window)", w, h);
+    const int P = pm->patch, half = P / 2, ww = w + P - 1, wh = h + P - 1;
+    const int64_t k = (int64_t)pm->meta.nclasses;
+    standardize(pm, pixels, valid, (size_t)ww * (size_t)wh);
+    int64_t count = 0;
+    cn_status st = CN_OK;
+    for (int y = 0; y < h && !st; y++)
+        for (int x = 0; x < w && !st; x++) {
+            int64_t at = (int64_t)y * w + x;
+            if (!valid[(size_t)(y + half) * (size_t)ww + (size_t)(x + half)]) {
+                labels[at] = 0;
+                if (confidence)
+                    confidence[at] = 0.0f;
+                for (int64_t c = 0; probs && c < k; c++)
+                    probs[at * k + c] = -1.0f;
+                continue;
+            }
+            cut(pm, pixels, ww, y, x, count);
+            pm->where[count++] = at;
+            if (count == CN_PATCH_BATCH) {
+                st = run_batch(pm, count, labels, confidence, probs);
+                count = 0;
+            }
+        }
+    if (!st && count > 0)
+        st = run_batch(pm, count, labels, confidence, probs);
+    return st;
+}
