@@ -85,6 +85,25 @@ static void max_plane_unpadded(const pool_impl *p, const float *xp, float *yp, i
 {
     const int64_t kh = p->spec.kernel[0], kw = p->spec.kernel[1];
     const int64_t sh = p->spec.stride[0], sw = p->spec.stride[1], W = p->w;
+    if (kh == 2 && kw == 2) { /* the usual 2 × 2: four candidates in row-major order */
+        for (int64_t oy = 0; oy < p->oh; oy++)
+            for (int64_t ox = 0; ox < p->ow; ox++) {
+                int64_t at[4] = {oy * sh * W + ox * sw, oy * sh * W + ox * sw + 1,
+                                 (oy * sh + 1) * W + ox * sw, (oy * sh + 1) * W + ox * sw + 1};
+                int64_t best = at[0];
+                float m = xp[best];
+                for (int i = 1; i < 4; i++) {
+                    float v = xp[at[i]];
+                    if (!(v <= m) && m == m) {
+                        m = v;
+                        best = at[i];
+                    }
+                }
+                yp[oy * p->ow + ox] = m;
+                ap[oy * p->ow + ox] = (int32_t)best;
+            }
+        return;
+    }
     for (int64_t oy = 0; oy < p->oh; oy++)
         for (int64_t ox = 0; ox < p->ow; ox++) {
             int64_t best = oy * sh * W + ox * sw;
