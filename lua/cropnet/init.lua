@@ -28,10 +28,14 @@ local cn = {
 
 cn.nn = require "cropnet.nn"
 cn.optim = require "cropnet.optim"
+cn.arch = require "cropnet.arch" -- networks from specs: build(spec, bands, classes, patch), CNN
+-- cn.data.patches(image, labels, patch): the labelled pixels as N x bands x P x P patches (with
+-- read_patches, patch_stats, standardize_patches, augment_patches from lpatches.c)
+core.data.patches = require("cropnet.trainer").patches
 
 -- cn.train{inputs = X, targets = Y, ...} runs the training loop on tensors; with image = and
--- labels = it trains a per-pixel classifier from rasters (cropnet.trainer) and returns a model
--- ready for cn.classify.
+-- labels = it trains a per-pixel or patch classifier from rasters (cropnet.trainer: arch =,
+-- patch =, augment =) and returns a model ready for cn.classify.
 function cn.train(opts)
   if type(opts) == "table" and opts.image ~= nil then
     return require("cropnet.trainer").train(opts)

@@ -1,0 +1,45 @@
+-- cnn_workflow_spec: the default patch CNN end to end through the command on real data —
+-- SalinasA imported from its .mat files, split 5% per class (seed 1), `cropnet train --arch cnn`,
+-- the crop map and its accuracy on the test split.
+local clitest = require "clitest"
+
+local hsi = clitest.data("hsi/SalinasA_corrected.mat") and clitest.source .. "/../shared/data/hsi"
+
+local function ok(r)
+  assert.equal(0, r.code, r.stderr)
+  return r
+end
+
+describe("SalinasA with the default CNN", function()
+  if not hsi then
+    pending("../shared/data/hsi is absent: SalinasA CNN test not run")
+    return
+  end
+  local dir = clitest.tmp("cnn_workflow")
+  os.execute("mkdir -p " .. clitest.quote(dir))
+  local function at(name) return dir .. "/" .. name end
+
+  it("reaches an overall accuracy of at least 0.99 on the 5% split", function()
+    ok(clitest.run("import", hsi .. "/SalinasA_corrected.mat", "-o", at("salinasA.tif")))
+    ok(clitest.run("import", hsi .. "/SalinasA_gt.mat", "-o", at("gt.tif")))
+    ok(clitest.run("split", at("gt.tif"), "--train", at("train.tif"), "--test", at("test.tif"),
+      "--train-fraction", "0.05", "--seed", "1", "-q"))
+    ok(clitest.run("train", at("salinasA.tif"), "--labels", at("train.tif"), "-o", at("cnn.cropnet"),
+      "--arch", "cnn", "--seed", "1", "-q"))
+    ok(clitest.run("classify", at("salinasA.tif"), at("cnn.cropnet"), "-o", at("map.tif"), "-q"))
+    local r = ok(clitest.run("eval", at("map.tif"), at("test.tif"), "--json"))
+    local oa = tonumber(r.stdout:match('"oa": *([%d.]+)'))
+    assert.is_true(oa >= 0.99, "overall accuracy " .. tostring(oa))
+  end)
+
+  it("maps the scene in 32 x 32 tiles exactly as in one piece", function()
+    ok(clitest.run("classify", at("salinasA.tif"), at("cnn.cropnet"), "-o", at("tiled.tif"),
+      "--tile", "32", "-q"))
+    local cn = require "cropnet"
+    local function labels(p)
+      local r <close> = assert(cn.raster.open(p))
+      return r:read_labels():totable()
+    end
+    assert.same(labels(at("map.tif")), labels(at("tiled.tif")))
+  end)
+end)
