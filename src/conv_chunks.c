@@ -44,6 +44,11 @@ static void part_free(conv_part *s)
     free(s->prod);
     free(s->dw);
     free(s->db);
+    free(s->pad);
+    free(s->xpad);
+    free(s->dyt);
+    free(s->ptrs);
+    free(s->offs);
     memset(s, 0, sizeof *s);
 }
 
@@ -54,6 +59,9 @@ void cn_conv_parts_free(conv_impl *c)
     free(c->part);
     c->part = NULL;
     c->nparts = 0;
+    free(c->wpack);
+    c->wpack = NULL;
+    c->wpack_cap = 0;
 }
 
 /* Grows *buf to hold n floats. */
@@ -138,7 +146,85 @@ typedef struct conv_job {
     int64_t chunk;           /* samples per chunk */
     const float *x, *gy;     /* input, output gradient (backward) */
     float *y, *gx;           /* output (forward), input gradient (backward, or NULL) */
+    bool direct;             /* forward / input gradient by the direct kernel (wpack is packed) */
+    bool direct_dw;          /* weight gradient by the direct kernel */
 } conv_job;
+
+/* Padding for the direct kernel: the spec's for forward; for the input gradient of a stride-1
+ * convolution, d·(k − 1) − p on each side of dY. */
+static void direct_pad(const cn_conv_geom *g, bool grad, int64_t pad[3])
+{
+    for (int i = 0; i < 3; i++)
+        pad[i] = grad ? g->d[i] * (g->k[i] - 1) - g->p[i] : g->p[i];
+}
+
+/* The direct kernel over one chunk: forward (y from x) or input gradient (gx from gy). */
+static void direct_chunk(const conv_impl *c, conv_part *s, const cn_conv_geom *g, bool grad,
+                         const float *src, const float *bias, float *dst)
+{
+    int64_t pad[3];
+    direct_pad(g, grad, pad);
+    cn_conv_geom pg = *g; /* the source as the kernel sees it: channels and sizes */
+    pg.c = grad ? c->spec.out : c->spec.in;
+    for (int i = 0; i < 3; i++)
+        pg.in[i] = grad ? g->out[i] : g->in[i];
+    cn_conv_direct_args a = {.n = g->n, .c = pg.c, .o = grad ? c->spec.in : c->spec.out,
+                             .wp = c->wpack, .bias = bias, .y = dst, .ptrs = s->ptrs,
+                             .offs = s->offs};
+    bool padded = pad[0] || pad[1] || pad[2];
+    for (int i = 0; i < 3; i++) {
+        a.in[i] = pg.in[i] + 2 * pad[i];
+        a.out[i] = grad ? g->in[i] : g->out[i];
+        a.k[i] = g->k[i];
+        a.s[i] = grad ? 1 : g->s[i];
+        a.d[i] = g->d[i];
+    }
+    if (padded)
+        cn_conv_direct_pad(&pg, pad, src, s->pad);
+    a.x = padded ? s->pad : src;
+    cn_conv_direct_run(&a);
+}
+
+/* The weight gradient of one chunk by the direct kernel: dY transposed (bias sums on the way),
+ * the input padded, then dw += Σ over positions. */
+static void direct_dw_chunk(const conv_impl *c, conv_part *s, const cn_conv_geom *g,
+                            const float *x, const float *gy)
+{
+    const int64_t O = c->spec.out, P = g->out[0] * g->out[1] * g->out[2];
+    const int64_t opad = (O + 15) / 16 * 16;
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t o = 0; o < opad; o++) {
+            float *dst = s->dyt + n * P * opad + o;
+            if (o >= O) {
+                for (int64_t q = 0; q < P; q++)
+                    dst[q * opad] = 0.0f;
+                continue;
+            }
+            const float *src = gy + (n * O + o) * P;
+            float sum = 0.0f;
+            for (int64_t q = 0; q < P; q++) {
+                dst[q * opad] = src[q];
+                sum += src[q];
+            }
+            s->db[o] += sum;
+        }
+    int64_t pad[3];
+    direct_pad(g, false, pad);
+    cn_conv_direct_args a = {.n = g->n, .c = c->spec.in, .o = O, .ptrs = s->ptrs,
+                             .offs = s->offs};
+    bool padded = pad[0] || pad[1] || pad[2];
+    for (int i = 0; i < 3; i++) {
+        a.in[i] = g->in[i] + 2 * pad[i];
+        a.out[i] = g->out[i];
+        a.k[i] = g->k[i];
+        a.s[i] = g->s[i];
+        a.d[i] = g->d[i];
+    }
+    if (padded)
+        cn_conv_direct_pad(g, pad, x, s->xpad);
+    a.x = padded ? s->xpad : x;
+    cn_conv_direct_dw(&a, s->dyt, s->dw);
+}
 
 /* The geometry of samples [n0, n0 + count) and their offsets. */
 static cn_conv_geom sub(const conv_job *j, int64_t ch, int64_t *n0)
@@ -173,6 +259,10 @@ static void forward_part(void *ctx, int part, int64_t b, int64_t e)
             for (int64_t n = 0; n < g.n; n++)
                 cn_gemm(false, false, O, P, g.c, 1.0f, w, g.c, x + n * g.c * P, P, 1.0f,
                         y + n * O * P, P);
+            continue;
+        }
+        if (j->direct) {
+            direct_chunk(c, s, &g, false, x, bias, y);
             continue;
         }
         const int64_t cols = g.n * P;
@@ -214,10 +304,22 @@ static void backward_part(void *ctx, int part, int64_t b, int64_t e)
             continue;
         }
         const int64_t cols = g.n * P;
-        gather(g.n, O, P, gy, s->prod, s->db);
-        cn_im2col(&g, x, s->col);
-        cn_gemm(false, true, O, rows, cols, 1.0f, s->prod, cols, s->col, cols, 1.0f, s->dw, rows);
-        if (gx) {
+        if (j->direct_dw) {
+            direct_dw_chunk(c, s, &g, x, gy);
+        } else {
+            gather(g.n, O, P, gy, s->prod, s->db);
+            cn_im2col(&g, x, s->col);
+            cn_gemm(false, true, O, rows, cols, 1.0f, s->prod, cols, s->col, cols, 1.0f, s->dw,
+                    rows);
+        }
+        if (gx && j->direct) {
+            direct_chunk(c, s, &g, true, gy, NULL, gx);
+        } else if (gx) {
+            if (j->direct_dw) /* dY in the GEMM's layout, not made above; db is summed there */
+                for (int64_t n = 0; n < g.n; n++)
+                    for (int64_t o = 0; o < O; o++)
+                        memcpy(s->prod + o * cols + n * P, gy + (n * O + o) * P,
+                               (size_t)P * sizeof *s->prod);
             cn_gemm(true, false, rows, cols, O, 1.0f, w, rows, s->prod, cols, 0.0f, s->dcol, cols);
             cn_col2im(&g, s->dcol, gx);
         }
@@ -229,14 +331,93 @@ static int64_t chunks_of(const cn_conv_geom *g, int64_t chunk)
     return (g->n + chunk - 1) / chunk;
 }
 
+/* Whether the direct kernels can run this layer at all: AVX-512F, a kernel of at most
+ * CN_DIRECT_MAX_TAPS taps, and not the pointwise path. */
+static bool direct_possible(const conv_impl *c)
+{
+    return !c->pointwise && c->taps <= CN_DIRECT_MAX_TAPS && cn_conv_direct_available();
+}
+
+/* Grows the parts' scratch of the direct kernels: pointers and offsets; the padded source of
+ * the forward or of the input gradient (grad); for the weight gradient (dw), the padded input
+ * and dY transposed. */
+static cn_status reserve_direct(conv_impl *c, const cn_conv_geom *g, int parts, int64_t chunk,
+                                bool fwd_or_dx, bool grad, bool dw)
+{
+    const int64_t P = positions(g), O = c->spec.out, C = c->spec.in;
+    int64_t pad[3], src = 1, xin = 1;
+    direct_pad(g, grad, pad);
+    for (int i = 0; i < 3; i++) {
+        src *= (grad ? g->out[i] : g->in[i]) + 2 * pad[i];
+        xin *= g->in[i] + 2 * g->p[i];
+    }
+    int64_t ip = grad ? g->in[0] * g->in[1] * g->in[2] : P; /* the kernel's output positions */
+    size_t nptr = (size_t)cn_conv_direct_ptrs(ip > P ? ip : P, c->rows);
+    size_t noff = (size_t)cn_conv_direct_offs(chunk, ip > P ? ip : P, c->taps);
+    for (int i = 0; i < parts; i++) {
+        conv_part *s = &c->part[i];
+        bool ok = (fwd_or_dx ? reserve(&s->pad, &s->pad_cap,
+                                       (size_t)(chunk * (grad ? O : C) * src)) : true) &&
+                  (!dw || (reserve(&s->xpad, &s->xpad_cap, (size_t)(chunk * C * xin)) &&
+                           reserve(&s->dyt, &s->dyt_cap,
+                                   (size_t)(chunk * P * ((O + 15) / 16 * 16)))));
+        if (ok && nptr > s->ptrs_cap) {
+            const float **p = malloc(nptr * sizeof *p);
+            if ((ok = p != NULL)) {
+                free(s->ptrs);
+                s->ptrs = p;
+                s->ptrs_cap = nptr;
+            }
+        }
+        if (ok && noff > s->offs_cap) {
+            int64_t *p = malloc(noff * sizeof *p);
+            if ((ok = p != NULL)) {
+                free(s->offs);
+                s->offs = p;
+                s->offs_cap = noff;
+            }
+        }
+        if (!ok)
+            return cn_set_error(CN_ENOMEM, "conv: out of memory");
+    }
+    return CN_OK;
+}
+
+/* Whether the direct kernel takes this layer's forward (grad false) or input gradient (grad
+ * true: stride 1 and padding at most the dilated kernel's reach only); packs the weights for
+ * it. */
+static cn_status prepare_direct(conv_impl *c, const cn_conv_geom *g, bool grad, bool *direct)
+{
+    *direct = false;
+    if (!direct_possible(c))
+        return CN_OK;
+    int64_t pad[3];
+    direct_pad(g, grad, pad);
+    for (int i = 0; i < 3; i++)
+        if (grad && (g->s[i] != 1 || pad[i] < 0))
+            return CN_OK;
+    int64_t ch = grad ? c->spec.out : c->spec.in, lanes = grad ? c->spec.in : c->spec.out;
+    if (!reserve(&c->wpack, &c->wpack_cap, (size_t)(ch * c->taps * ((lanes + 15) / 16 * 16))))
+        return cn_set_error(CN_ENOMEM, "conv: out of memory");
+    cn_conv_direct_pack(cn_tensor_cdata(c->weight), c->spec.out, c->spec.in, c->taps, grad,
+                        c->wpack);
+    *direct = true;
+    return CN_OK;
+}
+
 cn_status cn_conv_run_forward(conv_impl *c, const cn_conv_geom *g, const float *x, float *y)
 {
     int64_t chunk = cn_conv_chunk(c, g), nchunks = chunks_of(g, chunk);
     int parts = cn_parallel_parts(nchunks, 1);
+    bool direct = false;
     cn_status st = cn_conv_parts_reserve(c, parts, chunk * positions(g), false);
+    if (!st)
+        st = prepare_direct(c, g, false, &direct);
+    if (!st && direct)
+        st = reserve_direct(c, g, parts, chunk, true, false, false);
     if (st)
         return st;
-    conv_job j = {c, g, chunk, x, NULL, y, NULL};
+    conv_job j = {c, g, chunk, x, NULL, y, NULL, direct, false};
     cn_parallel_run(parts, nchunks, forward_part, &j, true);
     return CN_OK;
 }
@@ -246,10 +427,15 @@ cn_status cn_conv_run_backward(conv_impl *c, const cn_conv_geom *g, const float 
 {
     int64_t chunk = cn_conv_chunk(c, g), nchunks = chunks_of(g, chunk);
     int parts = cn_parallel_parts(nchunks, 1);
+    bool direct = false, dw = direct_possible(c);
     cn_status st = cn_conv_parts_reserve(c, parts, chunk * positions(g), true);
+    if (!st && gx)
+        st = prepare_direct(c, g, true, &direct);
+    if (!st && (direct || dw))
+        st = reserve_direct(c, g, parts, chunk, direct, true, dw);
     if (st)
         return st;
-    conv_job j = {c, g, chunk, x, gy, NULL, gx};
+    conv_job j = {c, g, chunk, x, gy, NULL, gx, direct, dw};
     cn_parallel_run(parts, nchunks, backward_part, &j, true);
     /* the parts' sums, in part order */
     float *gw = cn_tensor_data(c->grad_weight);

@@ -17,6 +17,15 @@ typedef struct conv_part {
     float *dw;               /* out × rows: this part's weight gradient */
     size_t dw_cap;
     double *db;              /* out: this part's bias gradient */
+    float *pad;              /* a chunk's input (or dY) with its padding, for the direct kernel */
+    size_t pad_cap;
+    float *xpad;             /* backward: the chunk's input with its padding (weight gradient) */
+    size_t xpad_cap;
+    float *dyt;              /* backward: dY transposed, positions × padded output channels */
+    size_t dyt_cap;
+    const float **ptrs;      /* direct kernels' pointer scratch */
+    int64_t *offs;           /* direct kernels' offset scratch */
+    size_t ptrs_cap, offs_cap;
 } conv_part;
 
 typedef struct conv_impl {
@@ -30,6 +39,8 @@ typedef struct conv_impl {
     cn_tensor *grad_bias;    /* as bias, accumulated; NULL without bias */
     conv_part *part;         /* nparts scratch areas */
     int nparts;
+    float *wpack;            /* weights packed for the direct kernel (forward or transposed) */
+    size_t wpack_cap;
 } conv_impl;
 
 /* Samples per chunk for the batch of g: as many as keep a chunk's unfolded input near 1 MB
@@ -43,6 +54,45 @@ cn_status cn_conv_run_forward(conv_impl *c, const cn_conv_geom *g, const float *
  * wanted) receives the input gradient. Errors: CN_ENOMEM. */
 cn_status cn_conv_run_backward(conv_impl *c, const cn_conv_geom *g, const float *x,
                                const float *gy, float *gx);
+
+/* ---------------------------------------------------------------- direct kernel (conv_direct.c) */
+
+/* One direct convolution: every output of n samples from an input already padded. */
+typedef struct cn_conv_direct_args {
+    int64_t n, c, o;         /* samples, input channels (summed over), output channels */
+    int64_t in[3];           /* the padded input's D, H, W */
+    int64_t out[3];          /* the output's D, H, W */
+    int64_t k[3], s[3], d[3];
+    const float *x;          /* n × c × in */
+    const float *wp;         /* weights packed by cn_conv_direct_pack */
+    const float *bias;       /* o values, or NULL */
+    float *y;                /* n × o × out */
+    const float **ptrs;      /* scratch: cn_conv_direct_ptrs(...) pointers */
+    int64_t *offs;           /* scratch: cn_conv_direct_offs(...) offsets */
+} cn_conv_direct_args;
+
+/* Scratch sizes the direct kernels need for n samples of P output positions, taps kernel taps
+ * and rows = c·taps (input channel, tap) pairs. */
+int64_t cn_conv_direct_ptrs(int64_t P, int64_t rows);
+int64_t cn_conv_direct_offs(int64_t n, int64_t P, int64_t taps);
+
+/* Kernels with at most this many taps run direct. */
+#define CN_DIRECT_MAX_TAPS 512
+
+/* Whether the direct kernel runs on this CPU (AVX-512F), and not disabled for tests. */
+bool cn_conv_direct_available(void);
+/* Tests: true sends every convolution down the im2col path. */
+void cn_conv_force_generic(bool on);
+/* Packs w (O × C × taps) as [c][t][o] (o padded to 16), or transposed as [o][t][c] with the taps
+ * flipped (for the input gradient); out holds rows × taps × padded lanes. */
+void cn_conv_direct_pack(const float *w, int64_t O, int64_t C, int64_t taps, bool transpose,
+                         float *out);
+/* xp (n × c × padded sizes) = x with pad[i] zeros on both sides of axis i. */
+void cn_conv_direct_pad(const cn_conv_geom *g, const int64_t pad[3], const float *x, float *xp);
+void cn_conv_direct_run(const cn_conv_direct_args *a);
+/* dw (o × c·taps) += the weight gradient of a's convolution (its x, sizes, strides) for dyt,
+ * dY transposed to (n·P positions) × (o padded to 16). */
+void cn_conv_direct_dw(const cn_conv_direct_args *a, const float *dyt, float *dw);
 
 /* Scratch for `parts` parts of chunk_cols columns each (backward: the gradient buffers too). */
 cn_status cn_conv_parts_reserve(conv_impl *c, int parts, int64_t chunk_cols, bool backward);

@@ -3,6 +3,7 @@
  * kernels, strides, padding and dilation (and the direct 1×1 path), backward against finite
  * differences, output sizes by (N − F + 2P)/S + 1, and the refusals with Torch's wording.
  */
+#include "conv_impl.h" /* cn_conv_force_generic: both paths are tested */
 #include "gradcheck.h"
 
 /* The reference: out[n][o][z][y][x] = b[o] + Σ w[o][c][i][j][k] · in[n][c][z·s − p + i·d]...,
@@ -337,18 +338,20 @@ static void threads_do_not_change_the_results(void)
     cn_layer_release(p);
 }
 
-/* A batch large enough to run in several chunks over several threads: the weight and bias
- * gradients against their definition, dW[o][c][i][j] = Σ dY[n][o][y][x] · x[n][c][y+i-1][x+j-1]. */
+/* A batch large enough to run in several chunks over several threads, and channel counts that
+ * are not multiples of 16 (70 outputs: two register groups and a partial block): the weight, bias
+ * and input gradients against their definitions, e.g.
+ * dW[o][c][i][j] = Σ dY[n][o][y][x] · x[n][c][y+i-1][x+j-1]. */
 static void gradients_over_many_chunks_match_the_definition(void)
 {
     cn_conv_spec s;
-    cn_conv_spec_default(&s, 2, 16, 24, 3);
+    cn_conv_spec_default(&s, 2, 20, 70, 3);
     s.padding[0] = s.padding[1] = 1;
     cn_layer *l = conv(&s);
     cn_rng rng;
     cn_rng_seed(&rng, 10);
     CHECK_OK(cn_layer_init(l, CN_INIT_HE_UNIFORM, 0, &rng));
-    const int64_t N = 64, C = 16, O = 24, H = 11;
+    const int64_t N = 40, C = 20, O = 70, H = 11;
     cn_tensor *x = gc_random(4, (int64_t[]){N, C, H, H}, &rng);
     cn_tensor *gy = gc_random(4, (int64_t[]){N, O, H, H}, &rng), *y = NULL, *gx = NULL;
     cn_set_threads(3);
@@ -382,6 +385,26 @@ static void gradients_over_many_chunks_match_the_definition(void)
                 sum += d[(n * O + o) * H * H + q];
         CHECK_NEAR(cn_tensor_cdata(g[1])[o], sum, 1e-3 + 1e-4 * fabs(sum));
     }
+    cn_tensor *p[1];
+    cn_layer_params(l, p, NULL, 1);
+    const float *w = cn_tensor_cdata(p[0]);
+    /* dX[n][c][y][x] = Σ W[o][c][i][j] · dY[n][o][y-i+1][x-j+1] */
+    for (int64_t n = 0; n < N; n += 13)
+        for (int64_t c = 0; c < C; c += 7)
+            for (int64_t yy = 0; yy < H; yy += 5)
+                for (int64_t xx = 0; xx < H; xx++) {
+                    double sum = 0;
+                    for (int64_t o = 0; o < O; o++)
+                        for (int64_t i = 0; i < 3; i++)
+                            for (int64_t j = 0; j < 3; j++) {
+                                int64_t oy = yy - i + 1, ox = xx - j + 1;
+                                if (oy >= 0 && oy < H && ox >= 0 && ox < H)
+                                    sum += (double)w[((o * C + c) * 3 + i) * 3 + j] *
+                                           d[((n * O + o) * H + oy) * H + ox];
+                            }
+                    CHECK_NEAR(cn_tensor_cdata(gx)[((n * C + c) * H + yy) * H + xx], sum,
+                               1e-4 + 1e-4 * fabs(sum));
+                }
     cn_tensor_release(x);
     cn_tensor_release(gy);
     cn_layer_release(l);
@@ -389,24 +412,30 @@ static void gradients_over_many_chunks_match_the_definition(void)
 
 int main(void)
 {
-    RUN(conv2d_matches_the_definition);
-    RUN(padding_keeps_the_size);
-    RUN(stride_padding_and_dilation_combine);
-    RUN(pointwise_conv_matches_the_definition);
-    RUN(conv_without_bias_has_one_parameter);
-    RUN(conv3d_matches_the_definition);
-    RUN(conv2d_gradients_match_finite_differences);
-    RUN(dilated_conv_gradients_match_finite_differences);
-    RUN(pointwise_gradients_match_finite_differences);
-    RUN(conv3d_gradients_match_finite_differences);
-    RUN(a_stride_that_does_not_fit_is_refused_with_the_formula);
-    RUN(floor_mode_drops_the_windows_that_do_not_fit);
-    RUN(an_output_too_small_is_refused_in_torch_words);
-    RUN(wrong_channels_name_both_sizes);
-    RUN(backward_refuses_an_input_that_does_not_give_the_gradient);
-    RUN(bad_specs_are_refused);
-    RUN(the_spec_reads_back);
-    RUN(threads_do_not_change_the_results);
-    RUN(gradients_over_many_chunks_match_the_definition);
+    /* every property on both paths: the direct AVX-512 kernels (where the CPU has them) and
+     * im2col + GEMM */
+    for (int generic = 0; generic < 2; generic++) {
+        cn_conv_force_generic(generic);
+        printf("-- %s\n", generic ? "im2col + GEMM" : "default path (direct kernels if AVX-512)");
+        RUN(conv2d_matches_the_definition);
+        RUN(padding_keeps_the_size);
+        RUN(stride_padding_and_dilation_combine);
+        RUN(pointwise_conv_matches_the_definition);
+        RUN(conv_without_bias_has_one_parameter);
+        RUN(conv3d_matches_the_definition);
+        RUN(conv2d_gradients_match_finite_differences);
+        RUN(dilated_conv_gradients_match_finite_differences);
+        RUN(pointwise_gradients_match_finite_differences);
+        RUN(conv3d_gradients_match_finite_differences);
+        RUN(a_stride_that_does_not_fit_is_refused_with_the_formula);
+        RUN(floor_mode_drops_the_windows_that_do_not_fit);
+        RUN(an_output_too_small_is_refused_in_torch_words);
+        RUN(wrong_channels_name_both_sizes);
+        RUN(backward_refuses_an_input_that_does_not_give_the_gradient);
+        RUN(bad_specs_are_refused);
+        RUN(the_spec_reads_back);
+        RUN(threads_do_not_change_the_results);
+        RUN(gradients_over_many_chunks_match_the_definition);
+    }
     return CHECK_EXIT();
 }
