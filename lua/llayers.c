@@ -5,8 +5,8 @@
  * BatchNormalization (and its Spatial/Volumetric aliases), ResidualBlock.
  *
  * Positional arguments follow Torch, width before height (kW, kH, dW, dH, padW, padH); the table
- * form follows PyTorch, axes in tensor order: {in =, out =, kernel = 3 or {kh, kw}, stride =,
- * padding =, dilation =, bias = true, floor = false}. Convolution weights are drawn He-uniform
+ * form follows PyTorch, axes in tensor order: {in_channels = (or ["in"] =), out_channels = (or
+ * out =), kernel = 3 or {kh, kw}, stride =, padding =, dilation =, bias = true, floor = false}. Convolution weights are drawn He-uniform
  * (the usual choice before ReLU) from the generator of cn.manual_seed, biases zero; dropout masks
  * are seeded from the same generator. The methods (forward, training, evaluate, ...) are lnn.c's.
  */
@@ -85,8 +85,13 @@ static int conv_table(lua_State *L, int dims)
 {
     cn_conv_spec s;
     cn_conv_spec_default(&s, dims, 1, 1, 1);
-    field_sizes(L, 1, "in", 1, -1, 1, 1 << 24, &s.in);
-    field_sizes(L, 1, "out", 1, -1, 1, 1 << 24, &s.out);
+    /* "in" is a Lua keyword ({["in"] = 3}), so PyTorch's names are taken too */
+    bool named = lua_getfield(L, 1, "in_channels") != LUA_TNIL;
+    lua_pop(L, 1);
+    field_sizes(L, 1, named ? "in_channels" : "in", 1, -1, 1, 1 << 24, &s.in);
+    named = lua_getfield(L, 1, "out_channels") != LUA_TNIL;
+    lua_pop(L, 1);
+    field_sizes(L, 1, named ? "out_channels" : "out", 1, -1, 1, 1 << 24, &s.out);
     field_sizes(L, 1, "kernel", dims, -1, 1, 65536, s.kernel);
     field_sizes(L, 1, "stride", dims, 1, 1, 65536, s.stride);
     field_sizes(L, 1, "padding", dims, 0, 0, 65536, s.padding);

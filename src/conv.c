@@ -2,14 +2,10 @@
  * conv.c — 2-D and 3-D convolution layers (Torch's SpatialConvolution and VolumetricConvolution,
  * PyTorch's Conv2d and Conv3d): the spec, the shape rules and the parameters.
  *
- * The arithmetic is im2col + GEMM: a chunk of samples is unfolded into a matrix of C·Πk rows and
- * (samples × output positions) columns (im2col.c), multiplied by the weights as an O × C·Πk
- * matrix, and the product regrouped into the N×O×P layout with the bias added in the same pass;
- * backward multiplies dY by the unfolded input for the weight gradient and folds Wᵀ·dY back onto
- * the input. conv_chunks.c runs that over the batch in cache-sized chunks and threads. A 1×1
- * convolution with stride 1 and no padding — the spectral-mixing layer — skips the unfolding: on
- * a sample stored C × P it is the product W · X_n straight into the output. 2-D is the 3-D code
- * with a depth of 1.
+ * The arithmetic lives in conv_chunks.c, which runs the batch in cache-sized chunks over the
+ * threads, each chunk by the direct AVX-512 kernels of conv_direct.c or by im2col (im2col.c) +
+ * GEMM; a 1×1 convolution with stride 1 and no padding — the spectral-mixing layer — is a GEMM
+ * over channels on each sample as it lies. 2-D is the 3-D code with a depth of 1.
  */
 #include "conv_impl.h"
 

@@ -1,15 +1,15 @@
 /*
  * conv_chunks.c — running a convolution over its batch in chunks, the chunks split over the
- * threads of cn_set_threads.
+ * threads of cn_set_threads, each chunk by the direct kernels (conv_direct.c) or im2col + GEMM.
  *
  * One GEMM over the whole batch would unfold it into one matrix of C·Πk rows and N·P columns:
  * for the reference patch network that is 24 MB per layer, written by im2col, read again by
  * OpenBLAS's packing, far outside the core's caches. A chunk of a few samples keeps its unfolded
- * matrix around a megabyte, inside L2, where unfolding, packing, the GEMM and the regrouping of
- * the product all run at cache speed; the GEMM stays large enough (hundreds of columns) for
+ * matrix (or, for the direct kernels, its padded input) around a megabyte, inside L2, where
+ * everything runs at cache speed; the GEMM stays large enough (hundreds of columns) for
  * OpenBLAS's kernel. Chunks are also the unit of parallelism: each part (thread) takes a
- * contiguous run of chunks with its own scratch and a single-threaded BLAS, so the memory-bound
- * steps are parallel too and no OpenBLAS thread synchronises per GEMM.
+ * contiguous run of chunks with its own scratch and a single-threaded BLAS, so every step is
+ * parallel and no OpenBLAS thread synchronises per GEMM.
  *
  * Backward unfolds each chunk again from the input given to it (cheaper, in cache, than keeping
  * 24 MB from the forward), and accumulates the weight and bias gradients per part; the parts'

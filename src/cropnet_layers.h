@@ -2,7 +2,8 @@
  * cropnet_layers.h — the convolutional-network layers (public; included by cropnet.h).
  *
  *  - convolution over 2 (CN_LAYER_CONV2D) or 3 (CN_LAYER_CONV3D) spatial dimensions, with kernel
- *    size, stride, padding and dilation: im2col + one GEMM per batch, a direct GEMM for 1×1;
+ *    size, stride, padding and dilation: direct AVX-512 kernels where the CPU has them, else
+ *    im2col + GEMM, in cache-sized chunks over threads; a GEMM over channels for 1×1;
  *  - max and average pooling (2-D), global average pooling;
  *  - flatten and view (reshape of each sample);
  *  - dropout (inverted: scaled by 1/(1−p) while training, the identity in evaluation);

@@ -34,8 +34,9 @@ end
 
 -- Convolutional networks (images are N x C x H x W, 3-D inputs N x C x D x H x W):
 --   SpatialConvolution(nIn, nOut, kW, kH = kW, dW = 1, dH = 1, padW = 0, padH = 0) or
---     SpatialConvolution{in =, out =, kernel = 3 or {kh, kw}, stride =, padding =, dilation =,
---     bias = true, floor = false}; SpatialDilatedConvolution(..., dilationW, dilationH)
+--     SpatialConvolution{in_channels =, out_channels =, kernel = 3 or {kh, kw}, stride =,
+--     padding =, dilation =, bias = true, floor = false}; SpatialDilatedConvolution(...,
+--     dilationW, dilationH)
 --   VolumetricConvolution(nIn, nOut, kT, kW, kH, dT, dW, dH, padT, padW, padH) or the table form
 --     with {kd, kh, kw} arrays: 3-D convolution over (bands, rows, columns)
 --   SpatialMaxPooling(kW, kH = kW, dW = kW, dH = kH, padW = 0, padH = 0),

@@ -27,8 +27,8 @@ describe("nn.SpatialConvolution", function()
   end)
 
   it("takes a table in tensor order, like PyTorch", function()
-    local c = nn.SpatialConvolution { ["in"] = 3, out = 4, kernel = { 3, 1 }, stride = 2,
-                                      padding = { 1, 0 }, dilation = 1 }
+    local c = nn.SpatialConvolution { in_channels = 3, out_channels = 4, kernel = { 3, 1 },
+                                      stride = 2, padding = { 1, 0 }, dilation = 1 }
     assert.same({ 4, 3, 3, 1 }, { c.weight:size() })
     -- (9 - 3 + 2)/2 + 1 rows, (9 - 1)/2 + 1 columns
     assert.same({ 1, 4, 5, 5 }, { c:forward(cn.zeros(1, 3, 9, 9)):size() })
