@@ -1,5 +1,5 @@
--- cropnet classify IMAGE MODEL -o MAP.tif [...]: a crop map from an image and a per-pixel model,
--- tile by tile in bounded memory, with GDAL's progress bar on a terminal.
+-- cropnet classify IMAGE MODEL -o MAP.tif [...]: a crop map from an image and a per-pixel or
+-- patch model, tile by tile in bounded memory, with GDAL's progress bar on a terminal.
 local cli = require "cropnet.cli"
 
 local classify = {}
@@ -10,7 +10,9 @@ usage: cropnet classify IMAGE MODEL -o MAP.tif [--confidence CONF.tif] [--probab
 
 Classifies every pixel of IMAGE (any raster GDAL reads) with MODEL (from cropnet train) and
 writes MAP.tif: one band of class ids (Byte, UInt16 past 255), nodata 0 for unclassified and
-invalid pixels, the image's georeference, the model's colours and class names.
+invalid pixels, the image's georeference, the model's colours and class names. A patch model
+(cropnet train --arch cnn) reads each tile with a halo of half its patch, reflected at the
+image's edges: the map is the same, pixel for pixel, whatever the tile size.
 
   -o, --output MAP.tif       the crop map (GeoTIFF)
   --confidence CONF.tif      also write the top class probability (Float32, nodata 0)
@@ -20,7 +22,7 @@ invalid pixels, the image's georeference, the model's colours and class names.
   --ram MB                   memory for the tile buffers (default 256); the tile height shrinks
                              to fit: tile pixels <= MB * 2^20 / bytes per pixel, which are
                              4 * bands + 5, + 4 with --confidence, + 4 * classes with
-                             --probabilities
+                             --probabilities (a patch model's halo counts too)
   -co NAME=VALUE             GeoTIFF creation option, repeatable (defaults TILED=YES,
                              COMPRESS=DEFLATE, BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF=IF_SAFER)
   -q, --quiet                no progress bar (there is none when stderr is not a terminal)
