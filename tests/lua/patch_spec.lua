@@ -175,9 +175,10 @@ describe("cropnet train --arch cnn", function()
     assert.same(pixels(at("whole.tif")), pixels(at("tiled.tif")))
   end)
 
-  it("takes a JSON layer list", function()
+  it("takes a JSON layer list, and --augment", function()
     ok(clitest.run("train", at("scene.tif"), "--labels", at("train.tif"), "-o", at("json.cropnet"),
-      "--arch", '[{"conv": 4, "kernel": 3}, "relu", "flatten"]', "--patch", "3", "--epochs", "1", "-q"))
+      "--arch", '[{"conv": 4, "kernel": 3}, "relu", "flatten"]', "--patch", "3", "--epochs", "1",
+      "--augment", "-q"))
     assert.equal("3", assert(cn.load(at("json.cropnet"))):meta("patch"))
   end)
 

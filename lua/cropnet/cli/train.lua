@@ -23,8 +23,8 @@ options:
                        {"conv": 64, "kernel": 3}, "relu", "gap"]'
   --patch P            patch side of a patch network, odd (default 9)
   --augment            train on patches turned by random flips and 90-degree rotations
-  --epochs E           passes over the training pixels (default 100; patch networks 30, with
-                       the learning rate decayed by 0.9 per epoch)
+  --epochs E           passes over the training pixels (default 100, patch networks 30; a
+                       patch network's learning rate decays by 0.9 per epoch)
   --batch B            mini-batch size (default 64)
   --optimizer NAME     sgd, momentum, nesterov, rmsprop, adam (default adam)
   --lr LR              learning rate (default: the optimizer's, adam 1e-3)
