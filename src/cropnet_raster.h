@@ -224,8 +224,11 @@ typedef struct cn_classify_options {
  *                       + 4·classes (probabilities, if asked)
  * so the tile keeps its width min(tile, width) and its height becomes
  *     min(tile, height, max(1, ram_mb·2^20 / (bytes_per_pixel · tile width))).
- * The predictor's batch buffers (CN_PREDICT_BATCH × layer widths) and GDAL's block cache
- * (GDAL_CACHEMAX) come on top and do not depend on the scene size either. */
+ * A patch model (cropnet_patches.h) reads the tile with a halo of P/2 pixels on every side;
+ * cn_classify then lowers the tile height until the input with its halo and the outputs fit the
+ * budget again (one row at least).
+ * The predictor's batch buffers (CN_PREDICT_BATCH × layer widths, or CN_PATCH_BATCH patches) and
+ * GDAL's block cache (GDAL_CACHEMAX) come on top and do not depend on the scene size either. */
 typedef struct cn_tile_plan {
     int tile_w, tile_h;       /* tile size used */
     size_t bytes_per_pixel;   /* as above */
@@ -236,12 +239,16 @@ cn_status cn_classify_plan(int width, int height, int bands, int classes, bool c
                            bool probabilities, int tile, int ram_mb, cn_tile_plan *plan);
 
 /* Classifies image with model into a label map at map_path (see cn_labelmap_create), and the
- * optional confidence and probability maps; every output gets the image's georeference.
+ * optional confidence and probability maps; every output gets the image's georeference. A per-
+ * pixel model goes through cn_pixel_model, a patch model ("input" = "patch") through
+ * cn_patch_model, its tiles read with their halo reflected at the scene's edges: the map is then
+ * identical, pixel for pixel, whatever the tile size.
  * Invalid pixels (cn_raster_read) become 0 in the map and 0 confidence. All outputs are written
  * atomically: on any failure or cancellation none exists and existing files at those paths are
  * untouched. Refused (CN_EINVAL): a band count that differs from the model's ("IMAGE: has 200
  * bands, the model expects 204"), band descriptions that differ from the model's band_names, an
- * output equal to the image, the model or another output, a model that is not per-pixel.
+ * output equal to the image, the model or another output, a model whose "input" is neither
+ * "pixel" nor "patch".
  * Errors: CN_EINVAL, CN_EFORMAT, CN_EIO, CN_ENOMEM, CN_ECANCELLED. */
 cn_status cn_classify(const char *image, cn_model *model, const char *map_path,
                       const cn_classify_options *opt);
