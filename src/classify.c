@@ -120,6 +120,9 @@ static cn_status open_model(run *r, cn_model *model)
             r->halo = cn_patch_model_patch(r->patch) / 2;
         return st;
     }
+    if (input && strcmp(input, "pixel") != 0)
+        return cn_set_error(CN_EINVAL, "model: its \"input\" is \"%s\"; cropnet classifies "
+                            "\"pixel\" and \"patch\" models", input);
     return cn_pixel_model_open(model, &r->pm);
 }
 

@@ -245,6 +245,17 @@ static void bad_patch_models_are_refused_with_the_reason(void)
     cn_model_free(m);
 }
 
+static void a_model_of_another_input_kind_is_refused_by_classify(void)
+{
+    cn_model *m = model();
+    cn_model_set_meta(m, "input", "sequence");
+    const char *map = fixture_path("sequence.tif");
+    CHECK(cn_classify(scene(), m, map, NULL) == CN_EINVAL);
+    CHECK(strstr(cn_last_error(), "\"input\" is \"sequence\"") != NULL);
+    CHECK(!fixture_exists(map));
+    cn_model_free(m);
+}
+
 static void a_patch_model_refuses_an_image_of_other_bands_and_leaves_nothing(void)
 {
     cn_layer *net = fixture_cnn(BANDS + 1, K, 7);
@@ -267,6 +278,7 @@ int main(void)
     RUN(a_saved_patch_model_classifies_the_same);
     RUN(a_pixels_result_does_not_depend_on_its_window);
     RUN(bad_patch_models_are_refused_with_the_reason);
+    RUN(a_model_of_another_input_kind_is_refused_by_classify);
     RUN(a_patch_model_refuses_an_image_of_other_bands_and_leaves_nothing);
     return CHECK_EXIT();
 }
