@@ -10,7 +10,8 @@
  * input values feed 24 FMAs, the shape of a GEMM micro-kernel whose second operand is read in
  * place. The tap offsets inside the padded input are the same for every output position, so a
  * tile of positions may cross row ends; positions past the last are computed on a copy of the
- * last one and not stored.
+ * last one and not stored. Tiles go in groups of 8 and input channels in blocks of 8, so that
+ * while a block is summed for a group, its weights and the group's partial sums stay in L1.
  *
  * The same kernel gives a stride-1 convolution's input gradient, as the convolution of dY padded
  * by d·(k − 1) − p with the kernel flipped and the channel axes swapped. The weight gradient
@@ -19,7 +20,6 @@
  */
 #include "conv_impl.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -98,14 +98,15 @@ void cn_conv_direct_pad(const cn_conv_geom *g, const int64_t pad[3], const float
  * and taps; in[j] points at position j's window origin in channel 0 of the padded input. */
 #define DEFINE_TILE(NB)                                                                      \
     __attribute__((target("avx512f"))) static void tile_##NB(                                \
-        const float *const *in, int64_t plane, const int64_t *toff, int64_t taps, int64_t ch, \
-        const float *wp, int64_t wstride, float *acc_out)                                    \
+        const float *const *in, int64_t plane, const int64_t *toff, int64_t taps, int64_t c0, \
+        int64_t c1, const float *wp, int64_t wstride, bool more, float *acc_io)               \
     {                                                                                        \
         __m512 acc[NB][TILE];                                                                \
         for (int b = 0; b < NB; b++)                                                         \
             for (int j = 0; j < TILE; j++)                                                   \
-                acc[b][j] = _mm512_setzero_ps();                                             \
-        for (int64_t c = 0; c < ch; c++) {                                                   \
+                acc[b][j] = more ? _mm512_loadu_ps(acc_io + (b * TILE + j) * 16)             \
+                                 : _mm512_setzero_ps();                                      \
+        for (int64_t c = c0; c < c1; c++) {                                                  \
             const float *wc = wp + c * taps * wstride;                                       \
             for (int64_t t = 0; t < taps; t++) {                                             \
                 const float *wt = wc + t * wstride;                                          \
@@ -122,7 +123,7 @@ void cn_conv_direct_pad(const cn_conv_geom *g, const int64_t pad[3], const float
         }                                                                                    \
         for (int b = 0; b < NB; b++)                                                         \
             for (int j = 0; j < TILE; j++)                                                   \
-                _mm512_storeu_ps(acc_out + (b * TILE + j) * 16, acc[b][j]);                  \
+                _mm512_storeu_ps(acc_io + (b * TILE + j) * 16, acc[b][j]);                   \
     }
 
 DEFINE_TILE(1)
@@ -131,7 +132,13 @@ DEFINE_TILE(3)
 DEFINE_TILE(4)
 
 typedef void (*tile_fn)(const float *const *, int64_t, const int64_t *, int64_t, int64_t,
-                        const float *, int64_t, float *);
+                        int64_t, const float *, int64_t, bool, float *);
+
+/* Tiles per group and input channels per block: a group's accumulators (8 tiles × 384 floats)
+ * and a block's weights (8 channels × taps × 64 floats) stay in L1 while the block's channels
+ * are summed for every tile of the group. */
+#define GROUP_TILES 8
+#define BLOCK_CHANNELS 8
 
 void cn_conv_direct_run(const cn_conv_direct_args *a)
 {
@@ -144,8 +151,9 @@ void cn_conv_direct_run(const cn_conv_direct_args *a)
         for (int64_t y = 0; y < k[1]; y++)
             for (int64_t x = 0; x < k[2]; x++, t++)
                 tof[t] = (z * d[0] * in[1] + y * d[1]) * in[2] + x * d[2];
-    float acc[4 * TILE * 16] __attribute__((aligned(64)));
+    float acc[GROUP_TILES][4 * TILE * 16] __attribute__((aligned(64)));
     const float **win = a->ptrs;
+    const int64_t cb = taps <= 9 ? BLOCK_CHANNELS : 1 + 72 / taps;
     for (int64_t n = 0; n < a->n; n++) {
         const float *xn = a->x + n * a->c * plane;
         float *yn = a->y + n * a->o * P;
@@ -159,17 +167,24 @@ void cn_conv_direct_run(const cn_conv_direct_args *a)
         for (int64_t og = 0; og < a->o; og += 64) {
             int nb = (int)((opad - og) / 16 < 4 ? (opad - og) / 16 : 4);
             int64_t olim = a->o - og < 64 ? a->o - og : 64;
-            for (int64_t p0 = 0; p0 < P; p0 += TILE) {
-                tiles[nb](win + p0, plane, tof, taps, a->c, a->wp + og, opad, acc);
-                int64_t valid = P - p0 < TILE ? P - p0 : TILE;
-                for (int b = 0; b < nb; b++)
-                    for (int64_t l = 0; l < 16 && b * 16 + l < olim; l++) {
-                        int64_t o = og + b * 16 + l;
-                        float bias = a->bias ? a->bias[o] : 0.0f, *dst = yn + o * P + p0;
-                        const float *src = acc + b * TILE * 16 + l;
-                        for (int64_t j = 0; j < valid; j++)
-                            dst[j] = src[j * 16] + bias;
-                    }
+            for (int64_t g0 = 0; g0 < P; g0 += GROUP_TILES * TILE) {
+                int64_t g1 = g0 + GROUP_TILES * TILE < P ? g0 + GROUP_TILES * TILE : P;
+                for (int64_t c0 = 0; c0 < a->c; c0 += cb)
+                    for (int64_t p0 = g0, i = 0; p0 < g1; p0 += TILE, i++)
+                        tiles[nb](win + p0, plane, tof, taps, c0,
+                                  c0 + cb < a->c ? c0 + cb : a->c, a->wp + og, opad, c0 > 0,
+                                  acc[i]);
+                for (int64_t p0 = g0, i = 0; p0 < g1; p0 += TILE, i++) {
+                    int64_t valid = P - p0 < TILE ? P - p0 : TILE;
+                    for (int b = 0; b < nb; b++)
+                        for (int64_t l = 0; l < 16 && b * 16 + l < olim; l++) {
+                            int64_t o = og + b * 16 + l;
+                            float bias = a->bias ? a->bias[o] : 0.0f, *dst = yn + o * P + p0;
+                            const float *src = acc[i] + b * TILE * 16 + l;
+                            for (int64_t j = 0; j < valid; j++)
+                                dst[j] = src[j * 16] + bias;
+                        }
+                }
             }
         }
     }
@@ -260,7 +275,6 @@ void cn_conv_direct_dw(const cn_conv_direct_args *a, const float *dyt, float *dw
     (void)a;
     (void)dyt;
     (void)dw;
-    return CN_OK;
 }
 
 #endif
