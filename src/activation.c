@@ -5,49 +5,112 @@
  * Backward uses whichever of input or output gives the derivative most cheaply: the output for
  * sigmoid and tanh (σ' = y(1−y), tanh' = 1−y²), the input for the piecewise kinds. The step's true
  * derivative is zero almost everywhere; perceptron training uses CN_LOSS_PERCEPTRON on the scores
- * instead of differentiating through it.
+ * instead of differentiating through it. Large tensors (feature maps) are split over the threads
+ * of cn_set_threads.
  */
 #include "layer_impl.h"
+#include "parallel.h"
 
 #include <math.h>
+
+/* The tensors of one pass, split over threads by element ranges (results do not depend on the
+ * split: every element is computed alone). */
+typedef struct act_job {
+    cn_layer_kind kind;
+    float a;                  /* leaky slope / ELU alpha */
+    const float *x, *y, *gy;  /* input, output, output gradient (backward) */
+    float *out;               /* y (forward) or gx (backward) */
+} act_job;
+
+/* Elements per part: a feature map of a patch network (a million values) splits, a dense
+ * layer's output does not. */
+#define ACT_GRAIN (1 << 15)
+
+static void forward_range(void *ctx, int part, int64_t b, int64_t e)
+{
+    (void)part;
+    const act_job *j = ctx;
+    const float *x = j->x, a = j->a;
+    float *y = j->out;
+    switch (j->kind) {
+    case CN_LAYER_SIGMOID:
+        for (int64_t i = b; i < e; i++)
+            y[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case CN_LAYER_TANH:
+        for (int64_t i = b; i < e; i++)
+            y[i] = tanhf(x[i]);
+        break;
+    case CN_LAYER_RELU:
+        for (int64_t i = b; i < e; i++)
+            y[i] = x[i] > 0 ? x[i] : 0.0f;
+        break;
+    case CN_LAYER_LEAKY_RELU:
+        for (int64_t i = b; i < e; i++)
+            y[i] = x[i] > 0 ? x[i] : a * x[i];
+        break;
+    case CN_LAYER_ELU:
+        for (int64_t i = b; i < e; i++)
+            y[i] = x[i] > 0 ? x[i] : a * expm1f(x[i]);
+        break;
+    case CN_LAYER_STEP:
+        for (int64_t i = b; i < e; i++)
+            y[i] = x[i] > 0 ? 1.0f : 0.0f;
+        break;
+    default:
+        break; /* kinds are checked at construction */
+    }
+}
+
+static void backward_range(void *ctx, int part, int64_t b, int64_t e)
+{
+    (void)part;
+    const act_job *j = ctx;
+    const float *x = j->x, *y = j->y, *gy = j->gy, a = j->a;
+    float *gx = j->out;
+    switch (j->kind) {
+    case CN_LAYER_SIGMOID:
+        for (int64_t i = b; i < e; i++)
+            gx[i] = gy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case CN_LAYER_TANH:
+        for (int64_t i = b; i < e; i++)
+            gx[i] = gy[i] * (1.0f - y[i] * y[i]);
+        break;
+    case CN_LAYER_RELU:
+        /* gy is read unconditionally so the select has no branch and vectorises: a branch on
+         * the sign of a feature map mispredicts half the time */
+        for (int64_t i = b; i < e; i++) {
+            float g = gy[i];
+            gx[i] = x[i] > 0 ? g : 0.0f;
+        }
+        break;
+    case CN_LAYER_LEAKY_RELU:
+        for (int64_t i = b; i < e; i++) {
+            float g = gy[i];
+            gx[i] = x[i] > 0 ? g : a * g;
+        }
+        break;
+    case CN_LAYER_ELU:
+        for (int64_t i = b; i < e; i++)
+            gx[i] = x[i] > 0 ? gy[i] : gy[i] * (y[i] + a);
+        break;
+    case CN_LAYER_STEP:
+        for (int64_t i = b; i < e; i++)
+            gx[i] = 0.0f;
+        break;
+    default:
+        break;
+    }
+}
 
 static cn_status act_forward(cn_layer *l, const cn_tensor *in)
 {
     cn_status st = cn_tensor_resize_as(l->output, in);
     if (st)
         return st;
-    const float *x = cn_tensor_cdata(in);
-    float *y = cn_tensor_data(l->output);
-    int64_t n = cn_tensor_numel(in);
-    float a = l->param;
-    switch (l->kind) {
-    case CN_LAYER_SIGMOID:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = 1.0f / (1.0f + expf(-x[i]));
-        break;
-    case CN_LAYER_TANH:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = tanhf(x[i]);
-        break;
-    case CN_LAYER_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0 ? x[i] : 0.0f;
-        break;
-    case CN_LAYER_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0 ? x[i] : a * x[i];
-        break;
-    case CN_LAYER_ELU:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0 ? x[i] : a * expm1f(x[i]);
-        break;
-    case CN_LAYER_STEP:
-        for (int64_t i = 0; i < n; i++)
-            y[i] = x[i] > 0 ? 1.0f : 0.0f;
-        break;
-    default:
-        return cn_set_error(CN_EINVAL, "activation: not an activation kind");
-    }
+    act_job j = {l->kind, l->param, cn_tensor_cdata(in), NULL, NULL, cn_tensor_data(l->output)};
+    cn_parallel_for(cn_tensor_numel(in), ACT_GRAIN, forward_range, &j);
     return CN_OK;
 }
 
@@ -62,45 +125,9 @@ static cn_status act_backward(cn_layer *l, const cn_tensor *in, const cn_tensor 
     cn_status st = cn_tensor_resize_as(l->grad_input, in);
     if (st)
         return st;
-    const float *x = cn_tensor_cdata(in), *y = cn_tensor_cdata(l->output);
-    const float *gy = cn_tensor_cdata(grad_out);
-    float *gx = cn_tensor_data(l->grad_input);
-    int64_t n = cn_tensor_numel(in);
-    float a = l->param;
-    switch (l->kind) {
-    case CN_LAYER_SIGMOID:
-        for (int64_t i = 0; i < n; i++)
-            gx[i] = gy[i] * y[i] * (1.0f - y[i]);
-        break;
-    case CN_LAYER_TANH:
-        for (int64_t i = 0; i < n; i++)
-            gx[i] = gy[i] * (1.0f - y[i] * y[i]);
-        break;
-    case CN_LAYER_RELU:
-        /* gy is read unconditionally so the select has no branch and vectorises: a branch on
-         * the sign of a feature map mispredicts half the time */
-        for (int64_t i = 0; i < n; i++) {
-            float g = gy[i];
-            gx[i] = x[i] > 0 ? g : 0.0f;
-        }
-        break;
-    case CN_LAYER_LEAKY_RELU:
-        for (int64_t i = 0; i < n; i++) {
-            float g = gy[i];
-            gx[i] = x[i] > 0 ? g : a * g;
-        }
-        break;
-    case CN_LAYER_ELU:
-        for (int64_t i = 0; i < n; i++)
-            gx[i] = x[i] > 0 ? gy[i] : gy[i] * (y[i] + a);
-        break;
-    case CN_LAYER_STEP:
-        for (int64_t i = 0; i < n; i++)
-            gx[i] = 0.0f;
-        break;
-    default:
-        return cn_set_error(CN_EINVAL, "activation: not an activation kind");
-    }
+    act_job j = {l->kind, l->param, cn_tensor_cdata(in), cn_tensor_cdata(l->output),
+                 cn_tensor_cdata(grad_out), cn_tensor_data(l->grad_input)};
+    cn_parallel_for(cn_tensor_numel(in), ACT_GRAIN, backward_range, &j);
     return CN_OK;
 }
 

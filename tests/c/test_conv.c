@@ -314,15 +314,16 @@ static void threads_do_not_change_the_results(void)
     cn_conv_spec s;
     cn_conv_spec_default(&s, 2, 16, 24, 3);
     s.padding[0] = s.padding[1] = 1;
-    cn_layer *c = conv(&s), *p = NULL;
+    cn_layer *c = conv(&s), *p = NULL, *r = NULL;
     cn_pool_spec ps = {{2, 2}, {2, 2}, {0, 0}, true};
     CHECK_OK(cn_pool_new(CN_LAYER_MAX_POOL2D, &ps, &p));
+    CHECK_OK(cn_activation_new(CN_LAYER_ELU, 1.0f, &r)); /* activations split large maps too */
     cn_rng rng;
     cn_rng_seed(&rng, 9);
     CHECK_OK(cn_layer_init(c, CN_INIT_HE_UNIFORM, 0, &rng));
     cn_tensor *x = gc_random(4, (int64_t[]){64, 16, 11, 11}, &rng);
-    cn_layer *layers[2] = {c, p};
-    for (int i = 0; i < 2; i++) {
+    cn_layer *layers[3] = {c, p, r};
+    for (int i = 0; i < 3; i++) {
         cn_tensor *y1, *g1, *y3, *g3;
         run_with_threads(layers[i], x, 1, &y1, &g1);
         run_with_threads(layers[i], x, 3, &y3, &g3);
@@ -336,6 +337,7 @@ static void threads_do_not_change_the_results(void)
     cn_tensor_release(x);
     cn_layer_release(c);
     cn_layer_release(p);
+    cn_layer_release(r);
 }
 
 /* A batch large enough to run in several chunks over several threads, and channel counts that
