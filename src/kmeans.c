@@ -4,7 +4,7 @@
  *
  * The fit leaves out rows with a NaN or infinite band (copying the valid ones only when there is
  * something to leave out), scales tol by the mean per-band variance as scikit-learn does (both
- * found in the pass that takes the pixels' norms), and
+ * found in one pass over the pixels), and
  * draws every restart's initial centroids from one generator seeded once, so a seed fixes the
  * whole fit.
  */
@@ -199,14 +199,13 @@ cn_status cn_kmeans_fit(const float *x, int64_t n, int d, const cn_kmeans_option
     const int width = 2 + (int)log((double)o->k);
     /* one pass finds the norms, the band variance and the invalid rows; only when there are
      * invalid rows are the valid ones copied, and the pass run again on them */
-    if ((st = kwork_new(n, d, o->k, width, o->threads, o->threading, &w)) ||
-        (st = kpass_norms(&w, x, &invalid, &mean_var)))
+    if ((st = kwork_new(n, d, o->k, width, o->threads, o->threading, &w)))
         goto done;
+    kpass_norms(&w, x, &invalid, &mean_var);
     if (invalid > 0 && invalid < n) {
         kwork_free(&w);
         if ((st = kmeans_valid_rows(x, n, d, &v, &valid, &owned, labels ? &index : NULL)) ||
-            (st = kwork_new(valid, d, o->k, width, o->threads, o->threading, &w)) ||
-            (st = kpass_norms(&w, v, NULL, NULL)))
+            (st = kwork_new(valid, d, o->k, width, o->threads, o->threading, &w)))
             goto done;
     }
     valid = n - invalid;

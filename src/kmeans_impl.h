@@ -4,9 +4,9 @@
  *
  *   kmeans.c            the model object, options, fit with restarts (n_init), tolerance
  *   kmeans_pool.c       a small persistent thread pool running chunk tasks
- *   kmeans_pass.c       the fused block kernels: assignment + centroid sums, k-means++ distances
+ *   kmeans_pass.c       the work plan and the fused block kernels: assignment + centroid sums
  *   kmeans_lloyd.c      Lloyd's iterations, empty clusters, predict
- *   kmeans_init.c       k-means++, random and given initial centroids
+ *   kmeans_init.c       k-means++ (with its distance pass), random and given initial centroids
  *   kmeans_minibatch.c  mini-batch steps and partial_fit
  *   kmeans_io.c         the centroids file (JSON)
  *   kmeans_raster.c     scenes: sampling, fitting, the segment map
@@ -75,18 +75,24 @@ typedef struct kwork {
     int width;          /* columns of a scratch block: max(k, k-means++ candidates) */
     bool blas_threads;  /* CN_KMEANS_SPLIT_BLAS: one chunk per sgemm, chunks in sequence */
     int saved_threads;  /* BLAS threads to restore */
-    float **scratch;    /* per worker: rows × width floats (rows = block, or chunk) */
+    float **scratch;    /* per worker: KWORK_SCRATCH(rows, width, k, d) floats (rows = block,
+                           or chunk under BLAS threads) */
     double *sums;       /* nchunks × k × d */
     int64_t *counts;    /* nchunks × k */
     double *cinertia;   /* nchunks */
     int64_t *cchanged;  /* nchunks */
     double *cpot;       /* nchunks × width: k-means++ potentials */
     float *cnorm;       /* width: squared norms of the centroids / candidates */
-    double *cxx;        /* nchunks × k: Σ‖x‖² of each cluster's pixels (Lloyd) */
-    double *xx;         /* n: ‖x‖² of every pixel (kpass_norms), NULL until then */
     int64_t cap_chunks; /* chunks the partials have room for */
     int64_t cap_rows;   /* rows per scratch block */
 } kwork;
+
+/* A worker's scratch: the block's product (width × rows), its float sums (k × d), best and idx
+ * (rows each), then for k-means++ on few bands 256 rows turned band by band and their sums. */
+#define KM_SOA_ROWS 256
+#define KWORK_SCRATCH(rows, width, k, d)                                                      \
+    ((size_t)(rows) * (size_t)(width) + (size_t)(k) * (size_t)(d) + 2 * (size_t)(rows) +      \
+     ((size_t)(d) + 1) * KM_SOA_ROWS)
 
 /* Sets up a run over n × d rows with k clusters (and room for width >= k candidates), with
  * threads workers (0 = cn_get_threads()). Sets BLAS to one thread (pixel split) or to threads
@@ -98,11 +104,9 @@ void kwork_free(kwork *w);
 void kwork_set_rows(kwork *w, int64_t n);
 
 typedef enum kpass_mode {
-    KPASS_LLOYD,  /* centroid sums, counts and Σ‖x‖² per chunk and cluster; dist[i] =
-                     ‖x‖² + ‖c‖² − 2·x·c (sgemm form, for the farthest pixels); needs
-                     kpass_norms; the rows must be valid */
-    KPASS_PREDICT /* dist[i] = exact squared distance (may be NULL); rows whose distance is not
-                     finite get label -1 and NAN; chunk inertia = Σ dist */
+    KPASS_LLOYD,  /* per chunk and cluster: centroid sums and counts (the rows must be valid) */
+    KPASS_PREDICT /* dist[i] = exact squared distance (dist may be NULL); rows whose distance is
+                     not finite (a NaN or infinite band) get label -1 and NAN; chunk inertia */
 } kpass_mode;
 
 /* One assignment pass: labels[i] = nearest of the k centroids c (k × d) by ‖c‖² − 2·x·c
@@ -111,28 +115,59 @@ typedef enum kpass_mode {
 void kpass_assign(kwork *w, const float *x, const float *c, int32_t *labels, float *dist,
                   kpass_mode mode);
 
-/* After a KPASS_LLOYD pass with centroids c: Σ over clusters of Σ‖x‖² − 2·c·Σx + n·‖c‖² (in
- * double from the chunk partials, in chunk order): the inertia of that assignment. */
-double kpass_lloyd_inertia(const kwork *w, const float *c);
+/* dist[i] = exact squared distance of x_i to its centroid c[labels[i]] (labels all valid), and
+ * the chunk inertia: for the farthest pixels and a mini-batch's inertia. */
+void kpass_distances(kwork *w, const float *x, const float *c, const int32_t *labels,
+                     float *dist);
 
-/* One pass: w->xx[i] = ‖x_i‖² in double (allocated here; not finite for a row with a NaN or
- * infinite band); *invalid (may be NULL) = the number of such rows; *mean_var (may be NULL) =
- * the mean over bands of the variance of the valid rows. Errors: CN_ENOMEM. */
-cn_status kpass_norms(kwork *w, const float *x, int64_t *invalid, double *mean_var);
+/* One pass over x: *invalid = the rows with a NaN or infinite band; *mean_var (may be NULL) =
+ * the mean over bands of the variance of the other rows (from Σ‖x‖² and the band sums, in
+ * double). */
+void kpass_norms(kwork *w, const float *x, int64_t *invalid, double *mean_var);
 
-/* k-means++ distances for t candidates (t × d at cand): out[l·n + i] = min(closest[i],
- * ‖x_i − cand_l‖²) (exact, float) and chunk potentials cpot[chunk·width + l] = Σ out. near[i]
- * is the centre nearest to x_i so far, ccd[l·ncent + j] = ‖cand_l − c_j‖²: a candidate with
- * ccd >= 4·closest cannot be nearer, and the pixel is not read for it. With closest NULL (first
- * centre), the plain distances. */
-void kpass_candidates(kwork *w, const float *x, const float *closest, const int32_t *near,
-                      const float *cand, int t, const float *ccd, int ncent, float *out);
-
-/* Exact squared distance of two d-vectors (float, fixed summation order). */
-float kmeans_sqdist(const float *x, const float *c, int d);
-
+/* Exact squared distance of two d-vectors in float, partial sums added in a fixed order (it
+ * vectorises without reassociation: every machine and clone gives the same bits). Differences
+ * are squared before summing, so no cancellation, unlike the sgemm form. */
+static inline float kmeans_sqdist(const float *x, const float *c, int d)
+{
+    if (d < 16) { /* a few bands (Landsat's six): one plain chain beats vector set-up */
+        float s = 0;
+        for (int f = 0; f < d; f++) {
+            float t = x[f] - c[f];
+            s += t * t;
+        }
+        return s;
+    }
+    float acc[32] = {0}; /* two vectors of sixteen: two independent addition chains */
+    int f = 0;
+    for (; f + 32 <= d; f += 32)
+        for (int u = 0; u < 32; u++) {
+            float t = x[f + u] - c[f + u];
+            acc[u] += t * t;
+        }
+    for (; f + 16 <= d; f += 16)
+        for (int u = 0; u < 16; u++) {
+            float t = x[f + u] - c[f + u];
+            acc[u] += t * t;
+        }
+    for (int u = 16; f < d; f++, u++) { /* the tail: independent scalar chains */
+        float t = x[f] - c[f];
+        acc[u] += t * t;
+    }
+    for (int h = 16; h > 0; h /= 2)
+        for (int u = 0; u < h; u++)
+            acc[u] += acc[u + h];
+    return acc[0];
+}
 
 /* ---------------------------------------------------------------- the algorithms */
+
+/* Where a worker's k-means++ rows go (see KWORK_SCRATCH). */
+static inline float *kwork_soa(const kwork *w, int worker)
+{
+    size_t rows = (size_t)w->cap_rows;
+    return w->scratch[worker] + rows * (size_t)w->width + (size_t)w->k * (size_t)w->d + 2 * rows;
+}
 
 /* Initial centroids into c (k × d) by o->init, from the n valid rows of x. */
 cn_status kmeans_init_centroids(kwork *w, const float *x, const cn_kmeans_options *o,

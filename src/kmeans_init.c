@@ -15,6 +15,144 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---------------------------------------------------------------- the distance pass
+ *
+ * Each new centre compares a handful of candidates with every pixel. With many bands that is an
+ * sgemm per block (−2·x·cand, candidate by candidate) plus ‖x‖² and ‖cand‖², the distances
+ * clamped at 0 (measured twice as fast as computing them directly, and it only steers the
+ * drawing: the inertia always comes from exact distances). With few bands (< 16) an sgemm cannot
+ * be efficient, so every distance is computed directly and exactly, 256 pixels at a time turned
+ * band by band so the arithmetic runs sixteen pixels wide. */
+
+typedef struct cand_ctx {
+    kwork *w;
+    const float *x, *closest, *cand, *cnorm;
+    int t;
+    float *out;
+} cand_ctx;
+
+/* pot += Σ o[0..m) in eight chains added in a fixed order. */
+static inline void add_sum(double *pot, const float *o, int64_t m)
+{
+    double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= m; i += 8)
+        for (int u = 0; u < 8; u++)
+            lane[u] += o[i + u];
+    for (int u = 0; i < m; i++, u++)
+        lane[u] += o[i];
+    *pot += ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+}
+
+/* Many bands: the distances of a block from its sgemm product g (t × m); xx is scratch (m). */
+KM_CLONES
+static void cand_block_gemm(const float *g, int64_t m, int t, const float *x, int d,
+                            const float *cnorm, const float *closest, float *out, int64_t n,
+                            double *pot, float *xx)
+{
+    for (int64_t i = 0; i < m; i++) {
+        const float *xi = x + (size_t)i * (size_t)d;
+        float acc[16] = {0};
+        int f = 0;
+        for (; f + 16 <= d; f += 16)
+            for (int u = 0; u < 16; u++)
+                acc[u] += xi[f + u] * xi[f + u];
+        for (int u = 0; f < d; f++, u++)
+            acc[u] += xi[f] * xi[f];
+        for (int h = 8; h > 0; h /= 2)
+            for (int u = 0; u < h; u++)
+                acc[u] += acc[u + h];
+        xx[i] = acc[0];
+    }
+    for (int l = 0; l < t; l++, g += m) {
+        float *o = out + (size_t)l * (size_t)n;
+        for (int64_t i = 0; i < m; i++) {
+            float v = xx[i] + cnorm[l] + g[i];
+            v = v > 0 ? v : 0; /* rounding can make a pixel's distance to itself negative */
+            o[i] = closest && closest[i] < v ? closest[i] : v;
+        }
+        add_sum(&pot[l], o, m);
+    }
+}
+
+/* Few bands: 256 rows at a time turned band by band (soa: d × 256, then 256 sums), every
+ * distance computed across rows, summed over the bands in order. */
+KM_CLONES
+static void cand_rows_soa(const float *x, int64_t r0, int64_t r1, int d, const float *closest,
+                          const float *cand, int t, float *out, int64_t n, double *pot,
+                          float *soa)
+{
+    float *acc = soa + (size_t)d * KM_SOA_ROWS;
+    for (int64_t b = r0; b < r1; b += KM_SOA_ROWS) {
+        const int m = (int)(r1 - b < KM_SOA_ROWS ? r1 - b : KM_SOA_ROWS);
+        for (int i = 0; i < m; i++)
+            for (int f = 0; f < d; f++)
+                soa[(size_t)f * KM_SOA_ROWS + (size_t)i] = x[(size_t)(b + i) * (size_t)d + (size_t)f];
+        for (int l = 0; l < t; l++) {
+            const float *c = cand + (size_t)l * (size_t)d;
+            for (int i = 0; i < m; i++)
+                acc[i] = 0;
+            for (int f = 0; f < d; f++) {
+                const float cf = c[f], *col = soa + (size_t)f * KM_SOA_ROWS;
+                for (int i = 0; i < m; i++) {
+                    float u = col[i] - cf;
+                    acc[i] += u * u;
+                }
+            }
+            float *o = out + (size_t)l * (size_t)n + (size_t)b;
+            for (int i = 0; i < m; i++)
+                o[i] = closest && closest[b + i] < acc[i] ? closest[b + i] : acc[i];
+            add_sum(&pot[l], o, m);
+        }
+    }
+}
+
+static void cand_task(void *vctx, int64_t chunk, int worker)
+{
+    const cand_ctx *a = vctx;
+    kwork *w = a->w;
+    const int d = w->d;
+    const int64_t r0 = chunk * w->plan.chunk;
+    const int64_t r1 = r0 + w->plan.chunk < w->plan.n ? r0 + w->plan.chunk : w->plan.n;
+    double *pot = w->cpot + (size_t)chunk * (size_t)w->width;
+    for (int l = 0; l < a->t; l++)
+        pot[l] = 0;
+    if (d < 16) {
+        cand_rows_soa(a->x, r0, r1, d, a->closest, a->cand, a->t, a->out, w->plan.n, pot,
+                      kwork_soa(w, worker));
+        return;
+    }
+    /* scratch: the product (t × block), then ‖x‖² of the block */
+    float *g = w->scratch[worker];
+    float *xx = g + (size_t)w->cap_rows * (size_t)w->width;
+    const int64_t block = w->blas_threads ? w->plan.chunk : w->plan.block;
+    for (int64_t b = r0; b < r1; b += block) {
+        int64_t m = r1 - b < block ? r1 - b : block;
+        const float *xb = a->x + (size_t)b * (size_t)d;
+        cn_gemm(false, true, a->t, m, d, -2.0f, a->cand, d, xb, d, 0.0f, g, m);
+        cand_block_gemm(g, m, a->t, xb, d, a->cnorm, a->closest ? a->closest + b : NULL,
+                        a->out + b, w->plan.n, pot, xx);
+    }
+}
+
+/* out[l·n + i] = min(closest[i], ‖x_i − cand_l‖²) for the t candidates, and the chunk
+ * potentials in w->cpot[chunk·width + l]. closest NULL: the plain distances (first centre). */
+static void candidates(kwork *w, const float *x, const float *closest, const float *cand, int t,
+                       float *out)
+{
+    for (int l = 0; l < t; l++) {
+        const float *cl = cand + (size_t)l * (size_t)w->d;
+        float s = 0;
+        for (int f = 0; f < w->d; f++)
+            s += cl[f] * cl[f];
+        w->cnorm[l] = s;
+    }
+    cand_ctx a = {w, x, closest, cand, w->cnorm, t, out};
+    kpool_run(w->pool, w->plan.nchunks, cand_task, &a);
+}
+
+/* ---------------------------------------------------------------- k-means++ */
+
 /* First row index whose running sum of closest reaches r (numpy's searchsorted, side left),
  * clipped to the last row. */
 static int64_t draw(const kwork *w, const float *closest, const double *chunk_pot, double r)
@@ -39,36 +177,30 @@ static cn_status plusplus(kwork *w, const float *x, cn_rng *rng, float *c)
     const int64_t n = w->plan.n, nc = w->plan.nchunks;
     const int d = w->d, k = w->k;
     const int t = 2 + (int)log((double)k);
-    if ((uint64_t)n > SIZE_MAX / sizeof(float) / (uint64_t)(t + 2))
+    if ((uint64_t)n > SIZE_MAX / sizeof(float) / (uint64_t)(t + 1))
         return cn_set_error(CN_EOVERFLOW, "k-means++: %lld pixels is too many", (long long)n);
     float *closest = malloc((size_t)n * (size_t)(t + 1) * sizeof *closest);
-    int32_t *near = malloc((size_t)n * sizeof *near);
     float *cand = malloc((size_t)t * (size_t)d * sizeof *cand);
-    float *ccd = malloc((size_t)t * (size_t)k * sizeof *ccd);
     double *chunk_pot = malloc((size_t)nc * sizeof *chunk_pot);
     cn_status st = CN_OK;
-    if (!closest || !near || !cand || !ccd || !chunk_pot) {
+    if (!closest || !cand || !chunk_pot) {
         st = cn_set_error(CN_ENOMEM, "k-means++: out of memory for %lld pixels", (long long)n);
         goto done;
     }
     float *out = closest + n; /* t rows of n */
     int64_t first = (int64_t)cn_rng_below(rng, (uint64_t)n);
     memcpy(c, x + (size_t)first * (size_t)d, (size_t)d * sizeof *c);
-    kpass_candidates(w, x, NULL, NULL, c, 1, NULL, 0, closest);
-    memset(near, 0, (size_t)n * sizeof *near);
+    candidates(w, x, NULL, c, 1, closest);
     double total = 0;
     for (int64_t ch = 0; ch < nc; ch++)
         total += chunk_pot[ch] = w->cpot[(size_t)ch * (size_t)w->width];
     for (int j = 1; j < k; j++) {
         for (int l = 0; l < t; l++) {
             int64_t i = draw(w, closest, chunk_pot, cn_rng_uniform(rng) * total);
-            const float *xi = x + (size_t)i * (size_t)d;
-            memcpy(cand + (size_t)l * (size_t)d, xi, (size_t)d * sizeof *cand);
-            for (int q = 0; q < j; q++)
-                ccd[(size_t)l * (size_t)j + (size_t)q] =
-                    kmeans_sqdist(xi, c + (size_t)q * (size_t)d, d);
+            memcpy(cand + (size_t)l * (size_t)d, x + (size_t)i * (size_t)d,
+                   (size_t)d * sizeof *cand);
         }
-        kpass_candidates(w, x, closest, near, cand, t, ccd, j, out);
+        candidates(w, x, closest, cand, t, out);
         int best = 0;
         double best_pot = INFINITY;
         for (int l = 0; l < t; l++) {
@@ -82,21 +214,14 @@ static cn_status plusplus(kwork *w, const float *x, cn_rng *rng, float *c)
         }
         memcpy(c + (size_t)j * (size_t)d, cand + (size_t)best * (size_t)d,
                (size_t)d * sizeof *c);
-        const float *won = out + (size_t)best * (size_t)n;
-        for (int64_t i = 0; i < n; i++)
-            if (won[i] < closest[i]) {
-                closest[i] = won[i];
-                near[i] = j;
-            }
+        memcpy(closest, out + (size_t)best * (size_t)n, (size_t)n * sizeof *closest);
         for (int64_t ch = 0; ch < nc; ch++)
             chunk_pot[ch] = w->cpot[(size_t)ch * (size_t)w->width + (size_t)best];
         total = best_pot;
     }
 done:
     free(closest);
-    free(near);
     free(cand);
-    free(ccd);
     free(chunk_pot);
     return st;
 }

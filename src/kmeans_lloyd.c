@@ -48,10 +48,11 @@ static void farthest(const float *dist, const int32_t *labels, int64_t n, const 
     *found = have;
 }
 
-/* Reduces the chunk partials into sums (k × d) and counts (k), then re-seeds empty clusters;
+/* Reduces the chunk partials into sums (k × d) and counts (k), then re-seeds empty clusters
+ * with the pixels farthest from their centroid c (the centroids of the pass; dist is scratch);
  * *moved counts the pixels given to them. */
-static cn_status reduce(kwork *w, const float *x, const int32_t *labels, const float *dist,
-                        double *sums, int64_t *counts, int *moved)
+static cn_status reduce(kwork *w, const float *x, const float *c, const int32_t *labels,
+                        float *dist, double *sums, int64_t *counts, int *moved)
 {
     *moved = 0;
     const int k = w->k, d = w->d;
@@ -60,11 +61,11 @@ static cn_status reduce(kwork *w, const float *x, const int32_t *labels, const f
     memset(counts, 0, (size_t)k * sizeof *counts);
     for (int64_t ch = 0; ch < w->plan.nchunks; ch++) {
         const double *s = w->sums + (size_t)ch * kd;
-        const int64_t *c = w->counts + (size_t)ch * (size_t)k;
+        const int64_t *n = w->counts + (size_t)ch * (size_t)k;
         for (size_t i = 0; i < kd; i++)
             sums[i] += s[i];
         for (int j = 0; j < k; j++)
-            counts[j] += c[j];
+            counts[j] += n[j];
     }
     int empty = 0;
     for (int j = 0; j < k; j++)
@@ -74,6 +75,7 @@ static cn_status reduce(kwork *w, const float *x, const int32_t *labels, const f
     far_pixel *far = malloc((size_t)empty * sizeof *far);
     if (!far)
         return cn_set_error(CN_ENOMEM, "k-means: out of memory");
+    kpass_distances(w, x, c, labels, dist); /* only now: empty clusters are rare */
     int found;
     farthest(dist, labels, w->plan.n, counts, empty, far, &found);
     for (int j = 0, f = 0; j < k && f < found; j++) {
@@ -144,18 +146,16 @@ cn_status kmeans_lloyd(kwork *w, const float *x, float *c, int32_t *labels, int 
         st = cn_set_error(CN_ENOMEM, "k-means: out of memory for %lld pixels", (long long)n);
         goto done;
     }
-    if (!w->xx && (st = kpass_norms(w, x, NULL, NULL)))
-        goto done;
     for (int64_t i = 0; i < n; i++)
         labels[i] = -1;
     double inertia = 0;
     int64_t changed;
     int it = 0;
     while (it < max_iter) {
-        kpass_assign(w, x, c, labels, dist, KPASS_LLOYD);
+        kpass_assign(w, x, c, labels, NULL, KPASS_LLOYD);
         totals(w, &inertia, &changed);
         int moved;
-        if ((st = reduce(w, x, labels, dist, sums, counts, &moved)))
+        if ((st = reduce(w, x, c, labels, dist, sums, counts, &moved)))
             goto done;
         double shift = update(k, d, sums, counts, c);
         it++;

@@ -109,11 +109,11 @@ cn_status kmb_step(kminibatch *s, const float *x, int64_t m, bool *stop)
     bool any_empty = false;
     for (int j = 0; j < k; j++)
         any_empty |= km->counts[j] == 0;
-    cn_status st = kpass_norms(w, x, NULL, NULL);
-    if (st)
-        return st;
-    kpass_assign(w, x, km->centroids, s->labels, s->dist, KPASS_LLOYD);
-    double inertia = kpass_lloyd_inertia(w, km->centroids);
+    kpass_assign(w, x, km->centroids, s->labels, NULL, KPASS_LLOYD);
+    kpass_distances(w, x, km->centroids, s->labels, s->dist); /* before the centroids move */
+    double inertia = 0;
+    for (int64_t ch = 0; ch < w->plan.nchunks; ch++)
+        inertia += w->cinertia[ch];
     for (int j = 0; j < k; j++) {
         int64_t cnt = 0;
         for (int64_t ch = 0; ch < w->plan.nchunks; ch++)

@@ -1,18 +1,15 @@
 /*
- * kmeans_pass.c — the passes over the pixels that every k-means algorithm is made of, and the
- * plan and workspace they run in.
+ * kmeans_pass.c — the passes over the pixels that Lloyd, predict and mini-batch are made of, and
+ * the plan and workspace they run in.
  *
- * The assignment pass is the hot loop of Lloyd and of predict. For a block of pixels (about
- * 256 KiB, so it stays in cache) one sgemm gives −2·x·c for every centroid; adding ‖c‖² gives the
- * distance up to ‖x‖², which does not change the argmin. While the block's rows are still in
- * cache, each row is added to its centroid's running sum and its exact squared distance
- * Σ(x − c)² is taken in double (the sgemm form loses digits when ‖x‖ is large next to the
- * distance: the inertia and the farthest points want the exact one). Sums, counts and inertia are
- * kept per chunk and added in chunk order afterwards, so results do not depend on the threads.
- *
- * k-means++ compares a handful of candidates with every pixel: a pass that reads each pixel once
- * and computes the exact distances directly, as cheap as the sgemm form for so few candidates
- * and free of its cancellation (scikit-learn upcasts to float64 for the same reason).
+ * The assignment pass is the hot loop of Lloyd and of predict. For a block of pixels (small
+ * enough to stay in cache) one sgemm gives −2·x·c for every centroid; adding ‖c‖² gives the
+ * distance up to ‖x‖², which does not change the argmin. The product is laid out centroid by
+ * centroid, so the argmin runs across rows, sixteen at a time. While the block's rows are still in
+ * cache, Lloyd adds each row to its centroid's running sum; predict takes the exact squared
+ * distance Σ(x − c)² instead (the sgemm form loses digits when ‖x‖ is large next to the distance:
+ * the inertia wants the exact one). Sums, counts and inertia are kept per chunk and added in
+ * chunk order afterwards, so results do not depend on the threads.
  */
 #include "kmeans_impl.h"
 
@@ -86,12 +83,10 @@ cn_status kwork_new(int64_t n, int d, int k, int width, int threads, cn_kmeans_t
     w->cchanged = malloc((size_t)nc * sizeof *w->cchanged);
     w->cpot = malloc((size_t)nc * (size_t)w->width * sizeof *w->cpot);
     w->cnorm = malloc((size_t)w->width * sizeof *w->cnorm);
-    w->cxx = malloc((size_t)nc * (size_t)k * sizeof *w->cxx);
     bool ok = w->scratch && w->sums && w->counts && w->cinertia && w->cchanged && w->cpot &&
-              w->cnorm && w->cxx;
+              w->cnorm;
     for (int i = 0; ok && i < workers; i++)
-        ok = (w->scratch[i] = malloc(((size_t)rows * (size_t)w->width + (size_t)k * (size_t)d +
-                                      (size_t)k) * sizeof(float))) != NULL;
+        ok = (w->scratch[i] = malloc(KWORK_SCRATCH(rows, w->width, k, d) * sizeof(float))) != NULL;
     if (!ok) {
         kwork_free(w);
         return cn_set_error(CN_ENOMEM, "k-means: out of memory for the work buffers (%d "
@@ -128,68 +123,32 @@ void kwork_free(kwork *w)
     free(w->cchanged);
     free(w->cpot);
     free(w->cnorm);
-    free(w->cxx);
-    free(w->xx);
     memset(w, 0, sizeof *w);
-}
-
-/* Squared distance in float with sixteen partial sums added in a fixed order: vectorises without
- * reassociation, so every machine and clone gives the same bits. Differences are squared before
- * summing: no cancellation, unlike the sgemm form. */
-static inline float sqdist(const float *x, const float *c, int d)
-{
-    float acc[32] = {0}; /* two vectors of sixteen: two independent addition chains */
-    int f = 0;
-    for (; f + 32 <= d; f += 32)
-        for (int u = 0; u < 32; u++) {
-            float t = x[f + u] - c[f + u];
-            acc[u] += t * t;
-        }
-    for (; f + 16 <= d; f += 16)
-        for (int u = 0; u < 16; u++) {
-            float t = x[f + u] - c[f + u];
-            acc[u] += t * t;
-        }
-    for (int u = 16; f < d; f++, u++) { /* the tail: independent scalar chains */
-        float t = x[f] - c[f];
-        acc[u] += t * t;
-    }
-    for (int h = 16; h > 0; h /= 2)
-        for (int u = 0; u < h; u++)
-            acc[u] += acc[u + h];
-    return acc[0];
 }
 
 /* ---------------------------------------------------------------- assignment */
 
-/* The index of the smallest g[j] + cnorm[j] (the first one on ties, as scikit-learn's strict
- * comparison) and that value. Eight running minima, then a tree, then the first index that
- * holds the minimum: no chain of k dependent compare-and-selects. A row of NaN (an invalid
- * pixel) gives 0 and +inf. */
-static inline int argmin_row(const float *g, const float *cnorm, int k, float *v, float *min)
+/* The nearest centroid of each of the m rows of a block, from the block's sgemm product laid out
+ * centroid by centroid (g[j·m + i] = −2·x_i·c_j): best[i] = min_j g + ‖c_j‖², idx[i] = the first
+ * j reaching it (strict comparison: ties go to the lowest index, as scikit-learn). The loop runs
+ * over rows innermost, so it vectorises across sixteen rows at a time instead of walking a chain
+ * of k dependent compares per row. A row of NaN (an invalid pixel) gets 0 and +inf. */
+static inline void argmin_cols(const float *g, int64_t m, int k, const float *cnorm, float *best,
+                               int32_t *idx)
 {
-    float lane[8] = {INFINITY, INFINITY, INFINITY, INFINITY,
-                     INFINITY, INFINITY, INFINITY, INFINITY};
-    int j = 0;
-    for (; j + 8 <= k; j += 8)
-        for (int u = 0; u < 8; u++) {
-            float x = g[j + u] + cnorm[j + u];
-            v[j + u] = x;
-            lane[u] = x < lane[u] ? x : lane[u];
-        }
-    for (int u = 0; j < k; j++, u++) {
-        float x = g[j] + cnorm[j];
-        v[j] = x;
-        lane[u] = x < lane[u] ? x : lane[u];
+    for (int64_t i = 0; i < m; i++) {
+        best[i] = INFINITY;
+        idx[i] = 0;
     }
-    for (int h = 4; h > 0; h /= 2)
-        for (int u = 0; u < h; u++)
-            lane[u] = lane[u + h] < lane[u] ? lane[u + h] : lane[u];
-    *min = lane[0];
-    for (j = 0; j < k; j++)
-        if (v[j] == lane[0])
-            return j;
-    return 0;
+    for (int j = 0; j < k; j++, g += m) {
+        const float cj = cnorm[j];
+        for (int64_t i = 0; i < m; i++) {
+            float v = g[i] + cj;
+            bool lt = v < best[i];
+            best[i] = lt ? v : best[i];
+            idx[i] = lt ? j : idx[i];
+        }
+    }
 }
 
 typedef struct assign_ctx {
@@ -205,32 +164,34 @@ typedef struct row_totals {
     int64_t changed;
 } row_totals;
 
-/* Lloyd rows of one block after its sgemm: argmin, centroid sums, Σ‖x‖² per cluster, and
- * ‖x‖² + min(‖c‖² − 2x·c) as the distance used to find the farthest pixels. Sums are taken in
- * float (sixteen lanes) over at most 64 rows, then added to the chunk's double sums. */
+/* Lloyd rows of one block after its sgemm: argmin, labels and the number changed (vectorised
+ * across rows), then each row added to its centroid's sum. Sums are taken in float (sixteen
+ * lanes) over at most 64 rows, then added to the chunk's double sums. */
 KM_CLONES
 static void lloyd_rows(const float *g, int64_t m, int k, const float *cnorm, const float *x,
-                       const double *xx, int d, int32_t *labels, float *dist, double *sums,
-                       float *bsum, float *vbuf, int64_t *counts, double *xxsum, row_totals *tot)
+                       int d, int32_t *labels, double *sums, float *bsum, float *best,
+                       int32_t *idx, int64_t *counts, row_totals *tot)
 {
+    argmin_cols(g, m, k, cnorm, best, idx);
+    int64_t changed = 0;
+    for (int64_t i = 0; i < m; i++) {
+        changed += labels[i] != idx[i];
+        labels[i] = idx[i];
+    }
+    tot->changed += changed;
     const size_t kd = (size_t)k * (size_t)d;
     memset(bsum, 0, kd * sizeof *bsum);
-    for (int64_t i = 0; i < m; i++, g += k, x += d) {
+    for (int64_t i = 0; i < m; i++, x += d) {
         if (i > 0 && i % 64 == 0) /* flush: float sums of at most 64 rows keep ~1e-7 */
             for (size_t q = 0; q < kd; q++) {
                 sums[q] += bsum[q];
                 bsum[q] = 0;
             }
-        float bd;
-        int best = argmin_row(g, cnorm, k, vbuf, &bd);
-        tot->changed += labels[i] != best;
-        labels[i] = best;
-        dist[i] = (float)(xx[i] + bd);
-        float *sr = bsum + (size_t)best * (size_t)d;
+        const int j = idx[i];
+        float *sr = bsum + (size_t)j * (size_t)d;
         for (int f = 0; f < d; f++)
             sr[f] += x[f];
-        counts[best]++;
-        xxsum[best] += xx[i];
+        counts[j]++;
     }
     for (size_t q = 0; q < kd; q++)
         sums[q] += bsum[q];
@@ -240,21 +201,21 @@ static void lloyd_rows(const float *g, int64_t m, int k, const float *cnorm, con
  * infinite band) gets -1. */
 KM_CLONES
 static void predict_rows(const float *g, int64_t m, int k, const float *cnorm, const float *x,
-                         int d, const float *c, int32_t *labels, float *dist, float *vbuf,
-                         row_totals *tot)
+                         int d, const float *c, int32_t *labels, float *dist, float *best,
+                         int32_t *idx, row_totals *tot)
 {
-    for (int64_t i = 0; i < m; i++, g += k, x += d) {
-        float bd;
-        int best = argmin_row(g, cnorm, k, vbuf, &bd);
-        float s = sqdist(x, c + (size_t)best * (size_t)d, d);
+    argmin_cols(g, m, k, cnorm, best, idx);
+    for (int64_t i = 0; i < m; i++, x += d) {
+        int j = idx[i];
+        float s = kmeans_sqdist(x, c + (size_t)j * (size_t)d, d);
         if (!isfinite(s)) {
-            best = -1;
+            j = -1;
             s = NAN;
         } else {
             tot->inertia += s;
         }
-        tot->changed += labels[i] != best;
-        labels[i] = best;
+        tot->changed += labels[i] != j;
+        labels[i] = j;
         if (dist)
             dist[i] = s;
     }
@@ -271,25 +232,26 @@ static void assign_task(void *vctx, int64_t chunk, int worker)
     const bool lloyd = a->mode == KPASS_LLOYD;
     double *sums = w->sums + (size_t)chunk * (size_t)k * (size_t)d;
     int64_t *counts = w->counts + (size_t)chunk * (size_t)k;
-    double *xxsum = w->cxx + (size_t)chunk * (size_t)k;
     if (lloyd) {
         memset(sums, 0, (size_t)k * (size_t)d * sizeof *sums);
         memset(counts, 0, (size_t)k * sizeof *counts);
-        memset(xxsum, 0, (size_t)k * sizeof *xxsum);
     }
     row_totals tot = {0, 0};
+    /* scratch: the product (k × block), the block's float sums (k × d), best and idx (block) */
     float *g = w->scratch[worker];
-    float *vbuf = g + (size_t)block * (size_t)k + (size_t)k * (size_t)d; /* k floats */
+    float *bsum = g + (size_t)w->cap_rows * (size_t)w->width;
+    float *best = bsum + (size_t)k * (size_t)d;
+    int32_t *idx = (int32_t *)(best + w->cap_rows);
     for (int64_t b = r0; b < r1; b += block) {
         int64_t m = r1 - b < block ? r1 - b : block;
         const float *xb = a->x + (size_t)b * (size_t)d;
-        cn_gemm(false, true, m, k, d, -2.0f, xb, d, a->c, d, 0.0f, g, k);
+        cn_gemm(false, true, k, m, d, -2.0f, a->c, d, xb, d, 0.0f, g, m);
         if (lloyd)
-            lloyd_rows(g, m, k, w->cnorm, xb, w->xx + b, d, a->labels + b, a->dist + b, sums,
-                       g + (size_t)block * (size_t)k, vbuf, counts, xxsum, &tot);
+            lloyd_rows(g, m, k, w->cnorm, xb, d, a->labels + b, sums, bsum, best, idx, counts,
+                       &tot);
         else
             predict_rows(g, m, k, w->cnorm, xb, d, a->c, a->labels + b,
-                         a->dist ? a->dist + b : NULL, vbuf, &tot);
+                         a->dist ? a->dist + b : NULL, best, idx, &tot);
     }
     w->cinertia[chunk] = tot.inertia;
     w->cchanged[chunk] = tot.changed;
@@ -309,32 +271,41 @@ void kpass_assign(kwork *w, const float *x, const float *c, int32_t *labels, flo
     kpool_run(w->pool, w->plan.nchunks, assign_task, &a);
 }
 
-double kpass_lloyd_inertia(const kwork *w, const float *c)
+/* ---------------------------------------------------------------- exact distances */
+
+typedef struct dist_ctx {
+    kwork *w;
+    const float *x, *c;
+    const int32_t *labels;
+    float *dist;
+} dist_ctx;
+
+static void dist_task(void *vctx, int64_t chunk, int worker)
 {
-    const int k = w->k, d = w->d;
-    double total = 0;
-    for (int j = 0; j < k; j++) {
-        double xx = 0, cs = 0, cc = 0;
-        int64_t n = 0;
-        const float *cj = c + (size_t)j * (size_t)d;
-        for (int64_t ch = 0; ch < w->plan.nchunks; ch++) {
-            xx += w->cxx[(size_t)ch * (size_t)k + (size_t)j];
-            n += w->counts[(size_t)ch * (size_t)k + (size_t)j];
-        }
-        for (int f = 0; f < d; f++) {
-            double s = 0;
-            for (int64_t ch = 0; ch < w->plan.nchunks; ch++)
-                s += w->sums[((size_t)ch * (size_t)k + (size_t)j) * (size_t)d + (size_t)f];
-            cs += (double)cj[f] * s;
-            cc += (double)cj[f] * cj[f];
-        }
-        double e = xx - 2 * cs + (double)n * cc;
-        total += e > 0 ? e : 0;
+    (void)worker;
+    const dist_ctx *a = vctx;
+    kwork *w = a->w;
+    const int d = w->d;
+    const int64_t r0 = chunk * w->plan.chunk;
+    const int64_t r1 = r0 + w->plan.chunk < w->plan.n ? r0 + w->plan.chunk : w->plan.n;
+    double sum = 0;
+    for (int64_t i = r0; i < r1; i++) {
+        float s = kmeans_sqdist(a->x + (size_t)i * (size_t)d,
+                                a->c + (size_t)a->labels[i] * (size_t)d, d);
+        a->dist[i] = s;
+        sum += s;
     }
-    return total;
+    w->cinertia[chunk] = sum;
 }
 
-/* ---------------------------------------------------------------- squared norms */
+void kpass_distances(kwork *w, const float *x, const float *c, const int32_t *labels,
+                     float *dist)
+{
+    dist_ctx a = {w, x, c, labels, dist};
+    kpool_run(w->pool, w->plan.nchunks, dist_task, &a);
+}
+
+/* ---------------------------------------------------------------- norms and variance */
 
 typedef struct norm_ctx {
     kwork *w;
@@ -342,7 +313,7 @@ typedef struct norm_ctx {
 } norm_ctx;
 
 KM_CLONES
-static void norm_rows(const float *x, int64_t m, int d, double *xx, double *colsum,
+static void norm_rows(const float *x, int64_t m, int d, double *total, double *colsum,
                       int64_t *invalid)
 {
     for (int64_t i = 0; i < m; i++, x += d) {
@@ -354,11 +325,11 @@ static void norm_rows(const float *x, int64_t m, int d, double *xx, double *cols
         for (int u = 0; f < d; f++, u++)
             acc[u] += (double)x[f] * x[f];
         double s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        xx[i] = s;
         if (!isfinite(s)) { /* a NaN or infinite band: squares of finite floats fit a double */
             ++*invalid;
             continue;
         }
+        *total += s;
         for (f = 0; f < d; f++)
             colsum[f] += x[f];
     }
@@ -374,32 +345,28 @@ static void norm_task(void *vctx, int64_t chunk, int worker)
     double *colsum = w->sums + (size_t)chunk * (size_t)w->d;
     memset(colsum, 0, (size_t)w->d * sizeof *colsum);
     w->cchanged[chunk] = 0;
-    norm_rows(a->x + (size_t)r0 * (size_t)w->d, r1 - r0, w->d, w->xx + r0, colsum,
+    w->cinertia[chunk] = 0;
+    norm_rows(a->x + (size_t)r0 * (size_t)w->d, r1 - r0, w->d, &w->cinertia[chunk], colsum,
               &w->cchanged[chunk]);
 }
 
-cn_status kpass_norms(kwork *w, const float *x, int64_t *invalid, double *mean_var)
+void kpass_norms(kwork *w, const float *x, int64_t *invalid, double *mean_var)
 {
-    free(w->xx);
-    if (!(w->xx = malloc((size_t)(w->plan.n > 0 ? w->plan.n : 1) * sizeof *w->xx)))
-        return cn_set_error(CN_ENOMEM, "k-means: out of memory for %lld pixels",
-                            (long long)w->plan.n);
     norm_ctx a = {w, x};
     kpool_run(w->pool, w->plan.nchunks, norm_task, &a);
     int64_t bad = 0;
-    for (int64_t ch = 0; ch < w->plan.nchunks; ch++)
+    double total = 0;
+    for (int64_t ch = 0; ch < w->plan.nchunks; ch++) {
         bad += w->cchanged[ch];
-    if (invalid)
-        *invalid = bad;
+        total += w->cinertia[ch];
+    }
+    *invalid = bad;
     if (!mean_var)
-        return CN_OK;
-    /* the mean over bands of (Σx² − n·μ²) / n from the norms and the band sums: one pass, and
-     * in double the cancellation costs a few of sixteen digits even when means dwarf spreads */
+        return;
+    /* the mean over bands of (Σx² − n·μ²) / n: in double the cancellation costs a few of
+     * sixteen digits even when the means dwarf the spreads */
     const int64_t n = w->plan.n - bad;
-    double total = 0, mu2 = 0;
-    for (int64_t i = 0; i < w->plan.n; i++)
-        if (isfinite(w->xx[i]))
-            total += w->xx[i];
+    double mu2 = 0;
     for (int f = 0; f < w->d; f++) {
         double sum = 0;
         for (int64_t ch = 0; ch < w->plan.nchunks; ch++)
@@ -409,63 +376,4 @@ cn_status kpass_norms(kwork *w, const float *x, int64_t *invalid, double *mean_v
     }
     double v = n > 0 ? (total / (double)n - mu2) / w->d : 0;
     *mean_var = v > 0 ? v : 0;
-    return CN_OK;
 }
-
-/* ---------------------------------------------------------------- k-means++ candidates */
-
-typedef struct cand_ctx {
-    kwork *w;
-    const float *x, *closest, *cand, *ccd;
-    const int32_t *near;
-    int t, ncent;
-    float *out;
-} cand_ctx;
-
-KM_CLONES
-static void cand_rows(const float *x, int64_t r0, int64_t r1, int d, const float *closest,
-                      const int32_t *near, const float *cand, int t, const float *ccd, int ncent,
-                      float *out, int64_t n, double *pot)
-{
-    for (int64_t i = r0; i < r1; i++) {
-        const float *xi = x + (size_t)i * (size_t)d;
-        /* ‖x − cand‖ >= ‖cand − c‖ − ‖x − c‖ >= ‖x − c‖ when ‖cand − c‖² >= 4‖x − c‖², c the
-         * nearest centre: the candidate cannot come closer, and x is not read (the margin
-         * covers rounding) */
-        const float cl = closest ? closest[i] : INFINITY;
-        const float lim = 4.0f * cl * 1.0001f;
-        const float *row = closest ? ccd + near[i] : NULL;
-        for (int l = 0; l < t; l++) {
-            float s = cl;
-            if (!closest || !(row[(size_t)l * (size_t)ncent] > lim)) {
-                float v = sqdist(xi, cand + (size_t)l * (size_t)d, d);
-                s = v < s ? v : s;
-            }
-            out[(size_t)l * (size_t)n + (size_t)i] = s;
-            pot[l] += s;
-        }
-    }
-}
-
-static void cand_task(void *vctx, int64_t chunk, int worker)
-{
-    (void)worker;
-    const cand_ctx *a = vctx;
-    kwork *w = a->w;
-    const int64_t r0 = chunk * w->plan.chunk;
-    const int64_t r1 = r0 + w->plan.chunk < w->plan.n ? r0 + w->plan.chunk : w->plan.n;
-    double *pot = w->cpot + (size_t)chunk * (size_t)w->width;
-    for (int l = 0; l < a->t; l++)
-        pot[l] = 0;
-    cand_rows(a->x, r0, r1, w->d, a->closest, a->near, a->cand, a->t, a->ccd, a->ncent, a->out,
-              w->plan.n, pot);
-}
-
-void kpass_candidates(kwork *w, const float *x, const float *closest, const int32_t *near,
-                      const float *cand, int t, const float *ccd, int ncent, float *out)
-{
-    cand_ctx a = {w, x, closest, cand, ccd, near, t, ncent, out};
-    kpool_run(w->pool, w->plan.nchunks, cand_task, &a);
-}
-
-float kmeans_sqdist(const float *x, const float *c, int d) { return sqdist(x, c, d); }
