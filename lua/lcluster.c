@@ -12,6 +12,7 @@
 #include "lcropnet.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #define LCN_KMEANS "cropnet.kmeans"
 
@@ -112,6 +113,14 @@ static const char *const *string_list(lua_State *L, int idx, const char *name, c
 
 /* ---------------------------------------------------------------- options */
 
+/* Threads when none are asked for: every online core. The result does not depend on it (the
+ * core adds its per-chunk partials in a fixed order), only the time does. */
+static lua_Integer default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (lua_Integer)n;
+}
+
 static const char *const known_options[] = {
     "data", "k", "seed", "init", "n_init", "max_iter", "tol", "sample", "minibatch", "threads",
     "threading", "tile", "ram", "progress", NULL};
@@ -154,7 +163,7 @@ static void kmeans_opts(lua_State *L, int idx, cn_kmeans_options *o, const char 
     o->seed = (uint64_t)int_opt(L, idx, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, fname);
     o->n_init = (int)int_opt(L, idx, "n_init", 1, 1, 10000, fname);
     o->max_iter = (int)int_opt(L, idx, "max_iter", 300, 1, 1 << 30, fname);
-    o->threads = (int)int_opt(L, idx, "threads", 0, 0, 4096, fname);
+    o->threads = (int)int_opt(L, idx, "threads", default_threads(), 1, 4096, fname);
     lua_getfield(L, idx, "tol");
     if (!lua_isnil(L, -1)) {
         int isnum;
@@ -393,8 +402,8 @@ static int m_predict(lua_State *L)
     if (d != cn_kmeans_dims(u->km))
         return luaL_error(L, "predict: the pixels have %d band%s, the model has %d", d,
                           d == 1 ? "" : "s", cn_kmeans_dims(u->km));
-    int threads = (int)luaL_optinteger(L, 3, 0);
-    luaL_argcheck(L, threads >= 0, 3, "threads must be >= 0");
+    int threads = (int)luaL_optinteger(L, 3, default_threads());
+    luaL_argcheck(L, threads >= 1 && threads <= 4096, 3, "threads must be in 1..4096");
     cn_tensor *ids = lcn_pushnewtensor(L, 1, &n);
     int32_t *lab = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *lab, 0);
     double inertia;
@@ -429,7 +438,7 @@ static int m_predict_raster(lua_State *L)
     cn_kmeans_defaults(&co.kmeans);
     co.tile = (int)int_opt(L, 4, "tile", 0, 1, 1 << 20, fname);
     co.ram_mb = (int)int_opt(L, 4, "ram", 0, 1, 1 << 30, fname);
-    co.kmeans.threads = (int)int_opt(L, 4, "threads", 0, 0, 4096, fname);
+    co.kmeans.threads = (int)int_opt(L, 4, "threads", default_threads(), 1, 4096, fname);
     co.creation_options = string_list(L, 4, "creation_options", fname);
     co.inputs = string_list(L, 4, "inputs", fname);
     lcn_raster *ru = luaL_testudata(L, 2, LCN_RASTER);
@@ -467,12 +476,13 @@ static int m_partial_fit(lua_State *L)
     const float *x = checkrows(L, 2, &n, &d);
     cn_kmeans_options o;
     cn_kmeans_defaults(&o);
+    o.threads = (int)default_threads();
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         static const char *const known[] = {"seed", "init", "threads", NULL};
         check_known(L, 3, known, "partial_fit");
         o.seed = (uint64_t)int_opt(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, "partial_fit");
-        o.threads = (int)int_opt(L, 3, "threads", 0, 0, 4096, "partial_fit");
+        o.threads = (int)int_opt(L, 3, "threads", default_threads(), 1, 4096, "partial_fit");
         lua_getfield(L, 3, "init");
         if (!lua_isnil(L, -1)) {
             const char *s = luaL_checkstring(L, -1);

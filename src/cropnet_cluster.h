@@ -13,7 +13,9 @@
  * thread count (with the default CN_KMEANS_SPLIT_PIXELS threading).
  *
  * Threads: a cn_kmeans may be read (predict) from several threads at once; fitting or
- * partial_fit changes it and needs it to itself.
+ * partial_fit changes it and needs it to itself. Fits and predictions with the default threading
+ * set OpenBLAS to one thread for their duration and restore the count after (cn_set_threads), so
+ * run them from one thread at a time, or call cn_set_threads(1) first.
  */
 #ifndef CROPNET_CLUSTER_H
 #define CROPNET_CLUSTER_H

@@ -264,7 +264,8 @@ describe("cropnet cluster", function()
     make_image(nodata, 4, 3, 2, function() return -9999 end)
     before = listing()
     local cases = {
-      { { scene, "-k", "0", "-o", path("x.tif") }, "%-%-k must be an integer in %[1, 65535%]" },
+      { { scene, "-k", "0", "-o", path("x.tif") }, "cluster: %-k must be an integer in %[1, 65535%]" },
+      { { scene, "-k", "two", "-o", path("x.tif") }, "%-k must be an integer" },
       { { scene, "-o", path("x.tif") }, "%-k K %(the number of zones%) is required" },
       { { scene, "-k", "2000", "-o", path("x.tif") }, "k = 2000 is more than the %d+ valid pixels" },
       { { nodata, "-k", "2", "-o", path("x.tif") }, "nodata.tif: has no valid pixel" },
@@ -321,5 +322,22 @@ describe("cropnet cluster", function()
     end
     assert.equal(6, n) -- every pixel of the scene is valid: six zones, no 0
     assert.is_nil(seen[0])
+  end)
+
+  it("runs the Landsat zones sample", function()
+    local data = clitest.data("landsat/LT52240631988227CUB02_B1.TIF")
+    if not data then
+      pending("../shared/data/landsat is absent")
+      return
+    end
+    local out = path("sample")
+    local r = clitest.run("run", clitest.source .. "/samples/landsat_kmeans.lua",
+      (data:gsub("/[^/]*$", "")), out, "4")
+    assert.equal(0, r.code, r.stderr)
+    assert.matches("k%-means on 88970 pixels", r.stdout)
+    assert.is_true(clitest.exists(out .. "/zones.tif"))
+    local back = assert(cn.cluster.load(out .. "/zones.json"))
+    assert.equal(4, back:k())
+    assert.equal(6, back:bands())
   end)
 end)

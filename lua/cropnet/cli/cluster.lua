@@ -60,7 +60,10 @@ function cluster.run(args)
   local output = opts.o or opts.output
   if not output then cli.fail("cluster", "-o SEGMENTS.tif is required") end
   opts.k = opts.k or opts.clusters
-  local k = int_opt(opts, "k", nil, 1, 65535)
+  local k = opts.k and math.tointeger(tonumber(opts.k))
+  if opts.k and not (k and k >= 1 and k <= 65535) then
+    cli.fail("cluster", string.format("-k must be an integer in [1, 65535] (given '%s')", opts.k))
+  end
   if not k and not opts.centroids then cli.fail("cluster", "-k K (the number of zones) is required") end
   local init = opts.init or "kmeans++"
   if init ~= "kmeans++" and init ~= "k-means++" and init ~= "random" then
