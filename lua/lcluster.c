@@ -1,27 +1,20 @@
 /*
- * lcluster.c — k-means in Lua: cn.cluster.kmeans{...} fits on a tensor or a raster, and the
- * model handle it returns (predict, predict_raster, partial_fit, centroids, inertia, save);
- * cn.cluster.load reads a centroids file and cn.cluster.model wraps given centroids.
+ * lcluster.c — k-means in Lua: cn.cluster.kmeans{...} fits on a tensor or a raster and returns a
+ * model (its methods are in lcluster_model.c); cn.cluster.load reads a centroids file and
+ * cn.cluster.model wraps given centroids or makes an empty model for partial_fit.
  *
  * Segment ids are 1-based in Lua (0 for a pixel that cannot be assigned), as class ids are
- * everywhere else in the Lua API. Long runs (fits, rasters) take a progress function and stop on
- * Ctrl-C through lrun.c; a model or raster in use by such a run is marked busy so a callback
- * cannot close it. Misuse raises; a file, scene or data set that cannot be clustered (missing,
- * all nodata, fewer valid pixels than k) returns nil, "what: reason".
+ * everywhere else in the Lua API. Fits take a progress function and stop on Ctrl-C through
+ * lrun.c; a raster in use is marked busy so a callback cannot close it. Misuse raises; a file,
+ * scene or data set that cannot be clustered (missing, all nodata, fewer valid pixels than k)
+ * returns nil, "what: reason".
  */
-#include "lcropnet.h"
+#include "lcluster.h"
 
 #include <string.h>
 #include <unistd.h>
 
-#define LCN_KMEANS "cropnet.kmeans"
-
-typedef struct lcn_kmeans {
-    cn_kmeans *km; /* NULL when closed */
-    int busy;      /* inside predict_raster / partial_fit: close refuses */
-} lcn_kmeans;
-
-static lcn_kmeans *pushmodel(lua_State *L)
+lcn_kmeans *lcl_pushmodel(lua_State *L)
 {
     lcn_kmeans *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->km = NULL; /* closed until it holds a model */
@@ -30,7 +23,7 @@ static lcn_kmeans *pushmodel(lua_State *L)
     return u;
 }
 
-static lcn_kmeans *checkmodel(lua_State *L, int idx)
+lcn_kmeans *lcl_checkmodel(lua_State *L, int idx)
 {
     lcn_kmeans *u = luaL_checkudata(L, idx, LCN_KMEANS);
     if (!u->km)
@@ -39,7 +32,7 @@ static lcn_kmeans *checkmodel(lua_State *L, int idx)
 }
 
 /* nil, message for failures of the data; raises for memory errors. */
-static int data_fail(lua_State *L, cn_status st)
+int lcl_data_fail(lua_State *L, cn_status st)
 {
     if (st == CN_ENOMEM)
         return lcn_fail(L);
@@ -49,7 +42,7 @@ static int data_fail(lua_State *L, cn_status st)
 }
 
 /* A 2-D tensor argument as rows × bands. */
-static const float *checkrows(lua_State *L, int idx, int64_t *n, int *d)
+const float *lcl_checkrows(lua_State *L, int idx, int64_t *n, int *d)
 {
     cn_tensor *t = lcn_checktensor(L, idx);
     if (cn_tensor_ndim(t) != 2 || cn_tensor_dim(t, 1) < 1 || cn_tensor_dim(t, 1) > INT32_MAX) {
@@ -63,7 +56,7 @@ static const float *checkrows(lua_State *L, int idx, int64_t *n, int *d)
 }
 
 /* Opens path as a raster handle pushed on the stack (closed by the collector whatever happens). */
-static cn_status open_raster(lua_State *L, const char *path, lcn_raster **out)
+cn_status lcl_open_raster(lua_State *L, const char *path, lcn_raster **out)
 {
     lcn_raster *u = lua_newuserdatauv(L, sizeof *u, 0);
     u->r = NULL;
@@ -75,7 +68,7 @@ static cn_status open_raster(lua_State *L, const char *path, lcn_raster **out)
 
 /* opts[name], a list of strings, as a NULL-terminated array of copies in a userdata left on the
  * stack (a callback changing the table cannot pull them away); NULL when absent. */
-static const char *const *string_list(lua_State *L, int idx, const char *name, const char *fname)
+const char *const *lcl_string_list(lua_State *L, int idx, const char *name, const char *fname)
 {
     int t = lua_getfield(L, idx, name);
     if (t == LUA_TNIL) {
@@ -115,17 +108,13 @@ static const char *const *string_list(lua_State *L, int idx, const char *name, c
 
 /* Threads when none are asked for: every online core. The result does not depend on it (the
  * core adds its per-chunk partials in a fixed order), only the time does. */
-static lua_Integer default_threads(void)
+lua_Integer lcl_default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 64 ? 64 : (lua_Integer)n;
 }
 
-static const char *const known_options[] = {
-    "data", "k", "seed", "init", "n_init", "max_iter", "tol", "sample", "minibatch", "threads",
-    "threading", "tile", "ram", "progress", NULL};
-
-static void check_known(lua_State *L, int idx, const char *const *known, const char *fname)
+void lcl_check_known(lua_State *L, int idx, const char *const *known, const char *fname)
 {
     lua_pushnil(L);
     while (lua_next(L, idx)) {
@@ -141,7 +130,7 @@ static void check_known(lua_State *L, int idx, const char *const *known, const c
 }
 
 /* opts[name] as an integer in lo..hi, or def when absent. */
-static lua_Integer int_opt(lua_State *L, int idx, const char *name, lua_Integer def,
+lua_Integer lcl_int_opt(lua_State *L, int idx, const char *name, lua_Integer def,
                            lua_Integer lo, lua_Integer hi, const char *fname)
 {
     int isnum;
@@ -153,17 +142,21 @@ static lua_Integer int_opt(lua_State *L, int idx, const char *name, lua_Integer 
     return v;
 }
 
+static const char *const known_options[] = {
+    "data", "k", "seed", "init", "n_init", "max_iter", "tol", "sample", "minibatch", "threads",
+    "threading", "tile", "ram", "progress", NULL};
+
 /* The k-means options of the table at idx; init centroids (a tensor) stay on the stack. */
 static void kmeans_opts(lua_State *L, int idx, cn_kmeans_options *o, const char *fname)
 {
     cn_kmeans_defaults(o);
-    o->k = (int)int_opt(L, idx, "k", 0, 1, CN_CLASS_ID_MAX, fname);
+    o->k = (int)lcl_int_opt(L, idx, "k", 0, 1, CN_CLASS_ID_MAX, fname);
     if (o->k == 0)
         luaL_error(L, "%s: option 'k' (the number of clusters, >= 1) is required", fname);
-    o->seed = (uint64_t)int_opt(L, idx, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, fname);
-    o->n_init = (int)int_opt(L, idx, "n_init", 1, 1, 10000, fname);
-    o->max_iter = (int)int_opt(L, idx, "max_iter", 300, 1, 1 << 30, fname);
-    o->threads = (int)int_opt(L, idx, "threads", default_threads(), 1, 4096, fname);
+    o->seed = (uint64_t)lcl_int_opt(L, idx, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, fname);
+    o->n_init = (int)lcl_int_opt(L, idx, "n_init", 1, 1, 10000, fname);
+    o->max_iter = (int)lcl_int_opt(L, idx, "max_iter", 300, 1, 1 << 30, fname);
+    o->threads = (int)lcl_int_opt(L, idx, "threads", lcl_default_threads(), 1, 4096, fname);
     lua_getfield(L, idx, "tol");
     if (!lua_isnil(L, -1)) {
         int isnum;
@@ -191,7 +184,7 @@ static void kmeans_opts(lua_State *L, int idx, cn_kmeans_options *o, const char 
     } else if (t != LUA_TNIL) {
         int64_t n;
         int d;
-        const float *c = checkrows(L, lua_gettop(L), &n, &d);
+        const float *c = lcl_checkrows(L, lua_gettop(L), &n, &d);
         if (n != o->k)
             luaL_error(L, "%s: option 'init' has %I rows, k is %d", fname, (lua_Integer)n, o->k);
         o->init = CN_KMEANS_INIT_GIVEN;
@@ -274,9 +267,9 @@ static void minibatch_opt(lua_State *L, int64_t *batch, int64_t *steps, const ch
     } else if (t == LUA_TTABLE) {
         int idx = lua_gettop(L);
         static const char *const known[] = {"batch", "steps", NULL};
-        check_known(L, idx, known, fname);
-        *batch = int_opt(L, idx, "batch", 1024, 1, (lua_Integer)1 << 40, fname);
-        *steps = int_opt(L, idx, "steps", 0, 0, (lua_Integer)1 << 50, fname);
+        lcl_check_known(L, idx, known, fname);
+        *batch = lcl_int_opt(L, idx, "batch", 1024, 1, (lua_Integer)1 << 40, fname);
+        *steps = lcl_int_opt(L, idx, "steps", 0, 0, (lua_Integer)1 << 50, fname);
     } else if (t != LUA_TBOOLEAN) {
         luaL_error(L, "%s: option 'minibatch' must be true or {batch =, steps =}", fname);
     }
@@ -290,7 +283,7 @@ static cn_status fit_tensor(lua_State *L, const cn_kmeans_options *o, int64_t sa
     lua_getfield(L, 1, "data");
     int64_t n;
     int d;
-    const float *x = checkrows(L, lua_gettop(L), &n, &d);
+    const float *x = lcl_checkrows(L, lua_gettop(L), &n, &d);
     check_init_bands(L, o, d, fname);
     if (sample > 0 && sample < n) {
         x = sample_rows(L, x, n, d, sample, o->seed);
@@ -308,16 +301,16 @@ static int l_kmeans(lua_State *L)
     const char *fname = "cn.cluster.kmeans";
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    check_known(L, 1, known_options, fname);
+    lcl_check_known(L, 1, known_options, fname);
     cn_cluster_options co;
     memset(&co, 0, sizeof co);
     kmeans_opts(L, 1, &co.kmeans, fname);
-    co.sample = int_opt(L, 1, "sample", 0, 1, (lua_Integer)1 << 50, fname);
-    co.tile = (int)int_opt(L, 1, "tile", 0, 1, 1 << 20, fname);
-    co.ram_mb = (int)int_opt(L, 1, "ram", 0, 1, 1 << 30, fname);
+    co.sample = lcl_int_opt(L, 1, "sample", 0, 1, (lua_Integer)1 << 50, fname);
+    co.tile = (int)lcl_int_opt(L, 1, "tile", 0, 1, 1 << 20, fname);
+    co.ram_mb = (int)lcl_int_opt(L, 1, "ram", 0, 1, 1 << 30, fname);
     minibatch_opt(L, &co.batch, &co.steps, fname);
     staged st_run;
-    lcn_kmeans *u = pushmodel(L);
+    lcn_kmeans *u = lcl_pushmodel(L);
     int ut = lua_gettop(L);
     lua_getfield(L, 1, "data");
     lcn_raster *ru = luaL_testudata(L, -1, LCN_RASTER);
@@ -328,9 +321,9 @@ static int l_kmeans(lua_State *L)
     if (ru && !ru->r)
         return luaL_error(L, "%s: option 'data' is a closed raster", fname);
     if (is_path) {
-        cn_status st = open_raster(L, lua_tostring(L, -1), &ru);
+        cn_status st = lcl_open_raster(L, lua_tostring(L, -1), &ru);
         if (st)
-            return data_fail(L, st);
+            return lcl_data_fail(L, st);
     }
     cn_raster *img = ru ? ru->r : NULL;
     if (img)
@@ -356,9 +349,9 @@ static int l_kmeans(lua_State *L)
 static int l_load(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
-    lcn_kmeans *u = pushmodel(L);
+    lcn_kmeans *u = lcl_pushmodel(L);
     cn_status st = cn_kmeans_load(path, &u->km);
-    return st ? data_fail(L, st) : 1;
+    return st ? lcl_data_fail(L, st) : 1;
 }
 
 /* cn.cluster.model(centroids) → a model from a k × bands tensor;
@@ -368,19 +361,19 @@ static int l_model(lua_State *L)
     cn_status st;
     if (lua_istable(L, 1)) {
         static const char *const known[] = {"k", "bands", NULL};
-        check_known(L, 1, known, "cn.cluster.model");
-        int k = (int)int_opt(L, 1, "k", 0, 1, CN_CLASS_ID_MAX, "cn.cluster.model");
-        int d = (int)int_opt(L, 1, "bands", 0, 1, 1 << 20, "cn.cluster.model");
+        lcl_check_known(L, 1, known, "cn.cluster.model");
+        int k = (int)lcl_int_opt(L, 1, "k", 0, 1, CN_CLASS_ID_MAX, "cn.cluster.model");
+        int d = (int)lcl_int_opt(L, 1, "bands", 0, 1, 1 << 20, "cn.cluster.model");
         if (!k || !d)
             return luaL_error(L, "cn.cluster.model: options 'k' and 'bands' are required");
-        lcn_kmeans *u = pushmodel(L);
+        lcn_kmeans *u = lcl_pushmodel(L);
         st = cn_kmeans_new(k, d, NULL, &u->km);
     } else {
         int64_t n;
         int d;
-        const float *c = checkrows(L, 1, &n, &d);
+        const float *c = lcl_checkrows(L, 1, &n, &d);
         luaL_argcheck(L, n >= 1 && n <= CN_CLASS_ID_MAX, 1, "expected 1..65535 centroids");
-        lcn_kmeans *u = pushmodel(L);
+        lcn_kmeans *u = lcl_pushmodel(L);
         st = cn_kmeans_new((int)n, d, c, &u->km);
     }
     if (st)
@@ -388,244 +381,13 @@ static int l_model(lua_State *L)
     return 1;
 }
 
-/* ---------------------------------------------------------------- model methods */
-
-/* m:predict(x) → ids (tensor of n 1-based ids, 0 for rows with NaN), inertia */
-static int m_predict(lua_State *L)
-{
-    lcn_kmeans *u = checkmodel(L, 1);
-    int64_t n;
-    int d;
-    const float *x = checkrows(L, 2, &n, &d);
-    if (!cn_kmeans_centroids(u->km))
-        return luaL_error(L, "predict: the model has no centroids yet");
-    if (d != cn_kmeans_dims(u->km))
-        return luaL_error(L, "predict: the pixels have %d band%s, the model has %d", d,
-                          d == 1 ? "" : "s", cn_kmeans_dims(u->km));
-    int threads = (int)luaL_optinteger(L, 3, default_threads());
-    luaL_argcheck(L, threads >= 1 && threads <= 4096, 3, "threads must be in 1..4096");
-    cn_tensor *ids = lcn_pushnewtensor(L, 1, &n);
-    int32_t *lab = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *lab, 0);
-    double inertia;
-    if (cn_kmeans_predict(u->km, x, n, d, threads, lab, NULL, &inertia))
-        return lcn_fail(L);
-    float *p = cn_tensor_data(ids);
-    for (int64_t i = 0; i < n; i++)
-        p[i] = (float)(lab[i] + 1);
-    lua_pop(L, 1);
-    lua_pushnumber(L, inertia);
-    return 2;
-}
-
-/* m:predict_raster(image, output, {tile =, ram =, threads =, creation_options =, progress =,
- * inputs =}) → true, inertia, or nil and a message */
-static int m_predict_raster(lua_State *L)
-{
-    const char *fname = "predict_raster";
-    lcn_kmeans *u = checkmodel(L, 1);
-    const char *output = luaL_checkstring(L, 3);
-    lua_settop(L, 4);
-    if (lua_isnil(L, 4)) {
-        lua_newtable(L);
-        lua_replace(L, 4);
-    }
-    luaL_checktype(L, 4, LUA_TTABLE);
-    static const char *const known[] = {"tile", "ram", "threads", "creation_options",
-                                        "progress", "inputs", NULL};
-    check_known(L, 4, known, fname);
-    cn_cluster_options co;
-    memset(&co, 0, sizeof co);
-    cn_kmeans_defaults(&co.kmeans);
-    co.tile = (int)int_opt(L, 4, "tile", 0, 1, 1 << 20, fname);
-    co.ram_mb = (int)int_opt(L, 4, "ram", 0, 1, 1 << 30, fname);
-    co.kmeans.threads = (int)int_opt(L, 4, "threads", default_threads(), 1, 4096, fname);
-    co.creation_options = string_list(L, 4, "creation_options", fname);
-    co.inputs = string_list(L, 4, "inputs", fname);
-    lcn_raster *ru = luaL_testudata(L, 2, LCN_RASTER);
-    if (ru && !ru->r)
-        return luaL_error(L, "%s: the image is a closed raster", fname);
-    if (!ru) {
-        cn_status st = open_raster(L, luaL_checkstring(L, 2), &ru);
-        if (st)
-            return data_fail(L, st);
-    }
-    lcn_run run;
-    lcn_run_begin(L, &run, lcn_progress_opt(L, 4, fname));
-    co.kmeans.progress = lcn_run_progress;
-    co.kmeans.progress_data = &run;
-    double inertia = 0;
-    u->busy++;
-    ru->busy++;
-    cn_status st = cn_cluster_label(u->km, ru->r, output, &co, &inertia);
-    ru->busy--;
-    u->busy--;
-    int n = lcn_run_end(L, &run, st, output);
-    if (n)
-        return n;
-    lua_pushboolean(L, 1);
-    lua_pushnumber(L, inertia);
-    return 2;
-}
-
-/* m:partial_fit(x, {seed =, init =}) → m (one mini-batch step; the first initialises) */
-static int m_partial_fit(lua_State *L)
-{
-    lcn_kmeans *u = checkmodel(L, 1);
-    int64_t n;
-    int d;
-    const float *x = checkrows(L, 2, &n, &d);
-    cn_kmeans_options o;
-    cn_kmeans_defaults(&o);
-    o.threads = (int)default_threads();
-    if (!lua_isnoneornil(L, 3)) {
-        luaL_checktype(L, 3, LUA_TTABLE);
-        static const char *const known[] = {"seed", "init", "threads", NULL};
-        check_known(L, 3, known, "partial_fit");
-        o.seed = (uint64_t)int_opt(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, "partial_fit");
-        o.threads = (int)int_opt(L, 3, "threads", default_threads(), 1, 4096, "partial_fit");
-        lua_getfield(L, 3, "init");
-        if (!lua_isnil(L, -1)) {
-            const char *s = luaL_checkstring(L, -1);
-            if (!strcmp(s, "random"))
-                o.init = CN_KMEANS_INIT_RANDOM;
-            else if (strcmp(s, "kmeans++") && strcmp(s, "k-means++"))
-                return luaL_error(L, "partial_fit: option 'init' must be \"kmeans++\" or "
-                                  "\"random\"");
-        }
-        lua_pop(L, 1);
-    }
-    o.k = cn_kmeans_k(u->km);
-    if (d != cn_kmeans_dims(u->km))
-        return luaL_error(L, "partial_fit: the pixels have %d band%s, the model has %d", d,
-                          d == 1 ? "" : "s", cn_kmeans_dims(u->km));
-    cn_status st = cn_kmeans_partial_fit(u->km, x, n, d, &o);
-    if (st)
-        return data_fail(L, st);
-    lua_settop(L, 1);
-    return 1;
-}
-
-static int m_centroids(lua_State *L)
-{
-    lcn_kmeans *u = checkmodel(L, 1);
-    const float *c = cn_kmeans_centroids(u->km);
-    if (!c) {
-        lua_pushnil(L);
-        return 1;
-    }
-    int64_t dims[2] = {cn_kmeans_k(u->km), cn_kmeans_dims(u->km)};
-    memcpy(cn_tensor_data(lcn_pushnewtensor(L, 2, dims)), c,
-           (size_t)(dims[0] * dims[1]) * sizeof *c);
-    return 1;
-}
-
-static int m_inertia(lua_State *L)
-{
-    double v = cn_kmeans_inertia(checkmodel(L, 1)->km);
-    if (isnan(v))
-        lua_pushnil(L);
-    else
-        lua_pushnumber(L, v);
-    return 1;
-}
-
-static int m_iterations(lua_State *L)
-{
-    lua_pushinteger(L, cn_kmeans_iterations(checkmodel(L, 1)->km));
-    return 1;
-}
-
-static int m_k(lua_State *L)
-{
-    lua_pushinteger(L, cn_kmeans_k(checkmodel(L, 1)->km));
-    return 1;
-}
-
-static int m_bands(lua_State *L)
-{
-    lua_pushinteger(L, cn_kmeans_dims(checkmodel(L, 1)->km));
-    return 1;
-}
-
-static int m_pixels(lua_State *L)
-{
-    lua_pushinteger(L, cn_kmeans_pixels(checkmodel(L, 1)->km));
-    return 1;
-}
-
-/* m:save(path [, input...]) → true, or nil and "path: reason"; path may not be one of the
- * inputs (files the caller reads, never to be overwritten) */
-static int m_save(lua_State *L)
-{
-    lcn_kmeans *u = checkmodel(L, 1);
-    const char *path = luaL_checkstring(L, 2);
-    int extra = lua_gettop(L) - 2;
-    luaL_argcheck(L, extra <= 16, 19, "at most 16 inputs");
-    const char *inputs[17];
-    for (int i = 0; i < extra; i++)
-        inputs[i] = luaL_checkstring(L, 3 + i);
-    inputs[extra] = NULL;
-    if (!cn_kmeans_centroids(u->km))
-        return luaL_error(L, "save: the model has no centroids yet");
-    cn_status st = cn_kmeans_save(u->km, path, inputs);
-    if (st)
-        return data_fail(L, st);
-    lua_pushboolean(L, 1);
-    return 1;
-}
-
-static int m_close(lua_State *L)
-{
-    lcn_kmeans *u = luaL_checkudata(L, 1, LCN_KMEANS);
-    if (u->busy)
-        return luaL_error(L, "cannot close a k-means model in use");
-    cn_kmeans *km = u->km;
-    u->km = NULL;
-    cn_kmeans_free(km);
-    return 0;
-}
-
-static int m_gc(lua_State *L)
-{
-    lcn_kmeans *u = luaL_checkudata(L, 1, LCN_KMEANS);
-    cn_kmeans *km = u->km; /* never busy here: the running call keeps the handle on its stack */
-    u->km = NULL;
-    cn_kmeans_free(km);
-    return 0;
-}
-
-static int m_tostring(lua_State *L)
-{
-    lcn_kmeans *u = luaL_checkudata(L, 1, LCN_KMEANS);
-    if (!u->km)
-        lua_pushliteral(L, "k-means model (closed)");
-    else
-        lua_pushfstring(L, "k-means model (k = %d, %d band%s%s)", cn_kmeans_k(u->km),
-                        cn_kmeans_dims(u->km), cn_kmeans_dims(u->km) == 1 ? "" : "s",
-                        cn_kmeans_centroids(u->km) ? "" : ", empty");
-    return 1;
-}
-
-static const luaL_Reg model_methods[] = {
-    {"predict", m_predict},       {"predict_raster", m_predict_raster},
-    {"partial_fit", m_partial_fit}, {"centroids", m_centroids},
-    {"inertia", m_inertia},       {"iterations", m_iterations},
-    {"k", m_k},                   {"bands", m_bands},
-    {"pixels", m_pixels},         {"save", m_save},
-    {"close", m_close},           {NULL, NULL},
-};
-
-static const luaL_Reg model_meta[] = {
-    {"__gc", m_gc}, {"__close", m_gc}, {"__tostring", m_tostring}, {NULL, NULL},
-};
-
 static const luaL_Reg cluster_functions[] = {
     {"kmeans", l_kmeans}, {"load", l_load}, {"model", l_model}, {NULL, NULL},
 };
 
 void lcn_open_cluster(lua_State *L)
 {
-    lcn_createmeta(L, LCN_KMEANS, model_methods, model_meta, NULL);
+    lcl_open_model(L);
     luaL_newlib(L, cluster_functions);
     lua_setfield(L, -2, "cluster");
 }

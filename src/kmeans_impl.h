@@ -9,7 +9,9 @@
  *   kmeans_init.c       k-means++ (with its distance pass), random and given initial centroids
  *   kmeans_minibatch.c  mini-batch steps and partial_fit
  *   kmeans_io.c         the centroids file (JSON)
- *   kmeans_raster.c     scenes: sampling, fitting, the segment map
+ *   kmeans_scan.c       the walk over a scene, tile by tile
+ *   kmeans_sample.c     the fitting sample of a scene
+ *   kmeans_raster.c     scenes: the fit (sampled or streamed) and the segment map
  *
  * Determinism rests on the plan: chunk boundaries depend on n only, each chunk writes its own
  * partial results, and partials are reduced in chunk order by one thread.
@@ -206,6 +208,36 @@ void kmb_end(kminibatch *s);
 /* Initialises an empty model from the n valid rows of x with o's init and seed (km->rng is
  * seeded from o->seed). */
 cn_status kmb_init(cn_kmeans *km, const float *x, int64_t n, const cn_kmeans_options *o);
+
+/* ---------------------------------------------------------------- scenes */
+
+/* One tile's buffers and the walk over a scene (kmeans_scan.c). */
+typedef struct kscan {
+    cn_raster *img;
+    cn_tile_plan plan;
+    int bands;
+    float *pixels;  /* tile_w · tile_h · bands */
+    uint8_t *valid; /* tile_w · tile_h */
+    int x, y, w, h; /* the tile just read */
+    int64_t tiles, done;
+} kscan;
+
+/* The tile plan of cn_classify for o's tile and ram; buffers. Errors: CN_EINVAL, CN_ENOMEM. */
+cn_status kscan_begin(kscan *s, cn_raster *img, const cn_cluster_options *o);
+/* Reads the next tile; *more false once the scene is done. Errors: those of cn_raster_read. */
+cn_status kscan_next(kscan *s, bool *more);
+/* Moves the tile's valid pixels to the front, in order; returns their number. */
+int64_t kscan_compact(kscan *s);
+void kscan_end(kscan *s); /* idempotent */
+/* o's progress function with the stage name; false when it asks to stop. */
+bool kscan_progress(const cn_cluster_options *o, double f, const char *stage);
+cn_status kscan_cancelled(const cn_raster *img);      /* "IMAGE: cancelled" */
+cn_status kscan_no_valid_pixel(const cn_raster *img); /* "IMAGE: has no valid pixel (...)" */
+
+/* Up to cap valid pixels of img, a uniform sample in scene order (kmeans_sample.c): *pixels
+ * (malloc'd), *count; *seen = the valid pixels of the scene. */
+cn_status kmeans_sample(cn_raster *img, const cn_cluster_options *o, int64_t cap, float **pixels,
+                        int64_t *count, int64_t *seen);
 
 /* Checks o (and k against n valid rows); msg names what is wrong. */
 cn_status kmeans_check_options(const cn_kmeans_options *o, int d, int64_t valid);

@@ -166,11 +166,13 @@ typedef struct row_totals {
 
 /* Lloyd rows of one block after its sgemm: argmin, labels and the number changed (vectorised
  * across rows), then each row added to its centroid's sum. Sums are taken in float (sixteen
- * lanes) over at most 64 rows, then added to the chunk's double sums. */
+ * lanes) in bsum, which the caller zeroes per chunk; every FLUSH_ROWS rows (*pending counts them)
+ * they are added to the chunk's double sums. */
+#define FLUSH_ROWS 128 /* float sums of at most 128 pixels keep about 1e-7 */
 KM_CLONES
 static void lloyd_rows(const float *g, int64_t m, int k, const float *cnorm, const float *x,
                        int d, int32_t *labels, double *sums, float *bsum, float *best,
-                       int32_t *idx, int64_t *counts, row_totals *tot)
+                       int32_t *idx, int64_t *counts, int *pending, row_totals *tot)
 {
     argmin_cols(g, m, k, cnorm, best, idx);
     int64_t changed = 0;
@@ -180,21 +182,20 @@ static void lloyd_rows(const float *g, int64_t m, int k, const float *cnorm, con
     }
     tot->changed += changed;
     const size_t kd = (size_t)k * (size_t)d;
-    memset(bsum, 0, kd * sizeof *bsum);
     for (int64_t i = 0; i < m; i++, x += d) {
-        if (i > 0 && i % 64 == 0) /* flush: float sums of at most 64 rows keep ~1e-7 */
+        if (++*pending > FLUSH_ROWS) {
             for (size_t q = 0; q < kd; q++) {
                 sums[q] += bsum[q];
                 bsum[q] = 0;
             }
+            *pending = 1;
+        }
         const int j = idx[i];
         float *sr = bsum + (size_t)j * (size_t)d;
         for (int f = 0; f < d; f++)
             sr[f] += x[f];
         counts[j]++;
     }
-    for (size_t q = 0; q < kd; q++)
-        sums[q] += bsum[q];
 }
 
 /* Prediction rows: argmin, exact distance; a row whose distance is not finite (a NaN or
@@ -242,17 +243,23 @@ static void assign_task(void *vctx, int64_t chunk, int worker)
     float *bsum = g + (size_t)w->cap_rows * (size_t)w->width;
     float *best = bsum + (size_t)k * (size_t)d;
     int32_t *idx = (int32_t *)(best + w->cap_rows);
+    int pending = 0; /* rows in bsum */
+    if (lloyd)
+        memset(bsum, 0, (size_t)k * (size_t)d * sizeof *bsum);
     for (int64_t b = r0; b < r1; b += block) {
         int64_t m = r1 - b < block ? r1 - b : block;
         const float *xb = a->x + (size_t)b * (size_t)d;
         cn_gemm(false, true, k, m, d, -2.0f, a->c, d, xb, d, 0.0f, g, m);
         if (lloyd)
             lloyd_rows(g, m, k, w->cnorm, xb, d, a->labels + b, sums, bsum, best, idx, counts,
-                       &tot);
+                       &pending, &tot);
         else
             predict_rows(g, m, k, w->cnorm, xb, d, a->c, a->labels + b,
                          a->dist ? a->dist + b : NULL, best, idx, &tot);
     }
+    if (lloyd)
+        for (size_t q = 0, kd = (size_t)k * (size_t)d; q < kd; q++)
+            sums[q] += bsum[q];
     w->cinertia[chunk] = tot.inertia;
     w->cchanged[chunk] = tot.changed;
 }

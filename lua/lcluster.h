@@ -1,0 +1,39 @@
+/*
+ * lcluster.h — what the two files of k-means in Lua share (not part of the binding's API): the
+ * model handle and the argument helpers. lcluster.c holds cn.cluster (fitting, load, model),
+ * lcluster_model.c the model's methods.
+ */
+#ifndef LCLUSTER_H
+#define LCLUSTER_H
+
+#include "lcropnet.h"
+
+#define LCN_KMEANS "cropnet.kmeans"
+
+typedef struct lcn_kmeans {
+    cn_kmeans *km; /* NULL when closed */
+    int busy;      /* inside predict_raster: close refuses */
+} lcn_kmeans;
+
+lcn_kmeans *lcl_pushmodel(lua_State *L);          /* a closed handle, to fill */
+lcn_kmeans *lcl_checkmodel(lua_State *L, int idx); /* raises if closed or not one */
+/* nil, message for failures of the data (pushed; returns 2); raises for memory errors. */
+int lcl_data_fail(lua_State *L, cn_status st);
+/* A 2-D tensor argument as rows × bands; raises otherwise. */
+const float *lcl_checkrows(lua_State *L, int idx, int64_t *n, int *d);
+/* Opens path as a raster handle pushed on the stack (closed by the collector). */
+cn_status lcl_open_raster(lua_State *L, const char *path, lcn_raster **out);
+/* opts[name], a list of strings, as a NULL-terminated array of copies in a userdata left on the
+ * stack; NULL when absent. */
+const char *const *lcl_string_list(lua_State *L, int idx, const char *name, const char *fname);
+/* Threads when none are asked for: every online core (results do not depend on it). */
+lua_Integer lcl_default_threads(void);
+/* Raises on a key of the table at idx that is not in known (NULL-terminated). */
+void lcl_check_known(lua_State *L, int idx, const char *const *known, const char *fname);
+/* opts[name] as an integer in lo..hi, or def when absent; raises otherwise. */
+lua_Integer lcl_int_opt(lua_State *L, int idx, const char *name, lua_Integer def, lua_Integer lo,
+                        lua_Integer hi, const char *fname);
+/* Registers the model's metatable (lcluster_model.c). */
+void lcl_open_model(lua_State *L);
+
+#endif
