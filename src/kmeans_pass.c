@@ -20,7 +20,7 @@
 
 #define CHUNK_MIN 4096
 #define CHUNK_MAX_COUNT 64
-#define BLOCK_FLOATS 65536 /* 256 KiB of pixels per sgemm call */
+#define BLOCK_FLOATS 65536 /* at most 256 KiB of pixels per packed sgemm call */
 
 void kplan_init(kplan *p, int64_t n, int d, int k)
 {
@@ -30,16 +30,22 @@ void kplan_init(kplan *p, int64_t n, int d, int k)
      * M·N·K <= 10^6 and, with our layout (its A transposed), M·N <= 1200 and K >= 32. Our
      * products are tall and narrow (rows × k × d) and packing the rows costs as much as the
      * product, so when k and d allow, blocks of 1200 / k rows take that path (about 15% fewer
-     * profile samples per Lloyd iteration at k = 16, d = 204 than 256 KiB blocks); otherwise
-     * blocks of about 256 KiB of pixels keep the packed path's call overhead low. */
+     * profile samples per Lloyd iteration at k = 16, d = 204 than 256 KiB blocks). */
     int64_t small = k > 0 ? 1200 / k / 8 * 8 : 0;
     if (small * k * (int64_t)d > 1000000)
         small = 1000000 / ((int64_t)k * d) / 8 * 8;
-    int64_t block = d >= 32 && small >= 16 ? small : BLOCK_FLOATS / (d > 0 ? d : 1);
-    if (block < 16)
-        block = 16;
-    if (block > 4096)
-        block = 4096;
+    int64_t block;
+    if (d >= 32 && small >= 16) {
+        block = small;
+    } else {
+        /* at most 1024 pixels, and never a multiple of 256: the product's k rows would then lie
+         * a multiple of 1 KiB apart, on the same cache sets (measured 30% slower at 1024 or 4096
+         * pixels than at 1040 on the Landsat pixels) */
+        block = BLOCK_FLOATS / (d > 0 ? d : 1) / 16 * 16;
+        block = block < 16 ? 16 : block > 1024 ? 1024 : block;
+        if (block % 256 == 0)
+            block += 16;
+    }
     int64_t chunk = (n + CHUNK_MAX_COUNT - 1) / CHUNK_MAX_COUNT;
     if (chunk < CHUNK_MIN)
         chunk = CHUNK_MIN;
@@ -130,24 +136,49 @@ void kwork_free(kwork *w)
 
 /* The nearest centroid of each of the m rows of a block, from the block's sgemm product laid out
  * centroid by centroid (g[j·m + i] = −2·x_i·c_j): best[i] = min_j g + ‖c_j‖², idx[i] = the first
- * j reaching it (strict comparison: ties go to the lowest index, as scikit-learn). The loop runs
- * over rows innermost, so it vectorises across sixteen rows at a time instead of walking a chain
- * of k dependent compares per row. A row of NaN (an invalid pixel) gets 0 and +inf. */
+ * j reaching it (strict comparison: ties go to the lowest index, as scikit-learn). Sixteen rows
+ * at a time keep their running minimum and index in one vector each while j runs (GCC's vector
+ * extension: the auto-vectoriser keeps them in sixteen scalar registers instead), so nothing is
+ * reloaded per centroid. A row of NaN (an invalid pixel) gets 0 and +inf. */
+#if defined(__GNUC__)
+typedef float km_v16f __attribute__((vector_size(64)));
+typedef int32_t km_v16i __attribute__((vector_size(64)));
+#endif
+
 static inline void argmin_cols(const float *g, int64_t m, int k, const float *cnorm, float *best,
                                int32_t *idx)
 {
-    for (int64_t i = 0; i < m; i++) {
-        best[i] = INFINITY;
-        idx[i] = 0;
-    }
-    for (int j = 0; j < k; j++, g += m) {
-        const float cj = cnorm[j];
-        for (int64_t i = 0; i < m; i++) {
-            float v = g[i] + cj;
-            bool lt = v < best[i];
-            best[i] = lt ? v : best[i];
-            idx[i] = lt ? j : idx[i];
+    int64_t i0 = 0;
+#if defined(__GNUC__)
+    for (; i0 + 16 <= m; i0 += 16) {
+        km_v16f b;
+        km_v16i ix = {0};
+        for (int u = 0; u < 16; u++)
+            b[u] = INFINITY;
+        for (int j = 0; j < k; j++) {
+            km_v16f v;
+            memcpy(&v, g + (size_t)j * (size_t)m + (size_t)i0, sizeof v);
+            v = v + cnorm[j];
+            km_v16i lt = v < b; /* -1 where smaller */
+            b = (km_v16f)(((km_v16i)v & lt) | ((km_v16i)b & ~lt));
+            ix = (j & lt) | (ix & ~lt);
         }
+        memcpy(best + i0, &b, sizeof b);
+        memcpy(idx + i0, &ix, sizeof ix);
+    }
+#endif
+    for (int64_t i = i0; i < m; i++) { /* the last rows (all of them without the extension) */
+        float b = INFINITY;
+        int32_t ix = 0;
+        for (int j = 0; j < k; j++) {
+            float v = g[(size_t)j * (size_t)m + (size_t)i] + cnorm[j];
+            if (v < b) {
+                b = v;
+                ix = j;
+            }
+        }
+        best[i] = b;
+        idx[i] = ix;
     }
 }
 
