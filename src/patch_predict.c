@@ -3,8 +3,10 @@
  * window (given with its halo) classified from the P × P patch around each, in batches.
  *
  * The window is standardised once in place (not once per patch: each pixel belongs to P² of
- * them), invalid pixels set to 0, the band mean; then each batch of patches is cut out of it,
- * run through the network in evaluation mode and soft-maxed.
+ * them), invalid pixels set to 0, the band mean; the network's per-pixel head (patch_head.h), if
+ * it has one, runs once per window pixel for the same reason; the window is rearranged into rows
+ * of channels, so that each batch of patches is cut out of it with P-value copies, run through
+ * the rest of the network in evaluation mode and soft-maxed.
  *
  * Seams: a pixel's result must not depend on the tile it is classified in, or a tiled map would
  * differ from the whole scene's. Its patch is the same values in any tile (the halo is read with
@@ -14,6 +16,7 @@
  * summation order for every sample, whichever its position.
  */
 #include "model_meta.h"
+#include "patch_head.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,9 +24,14 @@
 
 struct cn_patch_model {
     cn_layer *net;          /* one reference: the predictor outlives the model if need be */
+    cn_patch_head *head;    /* the net's per-pixel head, run over the window (NULL: none) */
+    cn_layer *tail;         /* the rest of the net, run on the patches (one reference) */
+    int64_t channels;       /* per pixel, into the tail: the head's output channels, or bands */
     cn_raster_meta meta;    /* bands, classes, normalisation, band names */
     int patch, rf;          /* P and the receptive field R <= P */
-    cn_tensor *batch;       /* CN_PATCH_BATCH × bands × P × P (owned) */
+    cn_tensor *batch;       /* CN_PATCH_BATCH × channels × P × P (owned) */
+    float *row;             /* one window row, channel by channel (row_cap floats) */
+    size_t row_cap;
     int64_t *where;         /* CN_PATCH_BATCH: the output index of each batch entry */
     float *scores;          /* CN_PATCH_BATCH × K soft-max results, when probabilities are asked */
 };
@@ -95,9 +103,10 @@ cn_status cn_patch_model_open(cn_model *model, cn_patch_model **out)
     cn_layer_set_training(pm->net, false);
     cn_status st;
     if ((st = read_kind(pm, model)) || (st = cn_raster_meta_read(model, &pm->meta)) ||
-        (st = check_net(pm)))
+        (st = check_net(pm)) ||
+        (st = cn_patch_head_split(pm->net, pm->meta.bands, &pm->head, &pm->tail, &pm->channels)))
         goto fail;
-    int64_t dims[4] = {CN_PATCH_BATCH, pm->meta.bands, pm->patch, pm->patch};
+    int64_t dims[4] = {CN_PATCH_BATCH, pm->channels, pm->patch, pm->patch};
     if ((st = cn_tensor_new(4, dims, &pm->batch)))
         goto fail;
     pm->where = malloc(CN_PATCH_BATCH * sizeof *pm->where);
@@ -119,7 +128,10 @@ void cn_patch_model_close(cn_patch_model *pm)
         return;
     cn_raster_meta_free(&pm->meta);
     cn_tensor_release(pm->batch);
+    cn_patch_head_free(pm->head);
+    cn_layer_release(pm->tail);
     cn_layer_release(pm->net);
+    free(pm->row);
     free(pm->where);
     free(pm->scores);
     free(pm);
@@ -157,19 +169,53 @@ static void standardize(const cn_patch_model *pm, float *pixels, const uint8_t *
     }
 }
 
-/* Batch entry k ← the patch whose top-left corner is window pixel (y, x). */
-static void cut(const cn_patch_model *pm, const float *pixels, int ww, int y, int x, int64_t k)
+/* Rewrites the standardised window in place from pixel-interleaved bands to rows of channels
+ * ([row][channel][column]: a patch row is then P consecutive values per channel), passing the
+ * pixels through the head on the way when the net has one. In place is safe: a row is written
+ * once all its pixels have been read, and its new block ends where its old one did or before
+ * (channels <= bands). */
+static cn_status to_channel_rows(cn_patch_model *pm, float *pixels, int ww, int wh)
 {
-    const int P = pm->patch, nb = pm->meta.bands;
-    const int64_t plane = (int64_t)P * P;
-    float *dst = cn_tensor_data(pm->batch) + k * plane * nb;
-    for (int dy = 0; dy < P; dy++)
-        for (int dx = 0; dx < P; dx++) {
-            const float *src = pixels + ((size_t)(y + dy) * (size_t)ww + (size_t)(x + dx)) * nb;
-            float *d = dst + dy * P + dx;
-            for (int b = 0; b < nb; b++)
-                d[b * plane] = src[b];
+    const int64_t nb = pm->meta.bands, nc = pm->channels, n = (int64_t)ww * wh;
+    const size_t row_floats = (size_t)ww * (size_t)nc;
+    if (row_floats > pm->row_cap) {
+        float *grown = realloc(pm->row, row_floats * sizeof *grown);
+        if (!grown)
+            return cn_set_error(CN_ENOMEM, "predict: out of memory");
+        pm->row = grown;
+        pm->row_cap = row_floats;
+    }
+    const int64_t chunk = pm->head ? CN_HEAD_CHUNK : n;
+    for (int64_t p0 = 0; p0 < n; p0 += chunk) {
+        const int64_t count = n - p0 < chunk ? n - p0 : chunk;
+        const float *src = pixels + p0 * nb;
+        if (pm->head) {
+            cn_status st = cn_patch_head_run(pm->head, src, count, &src);
+            if (st)
+                return st;
         }
+        for (int64_t i = 0; i < count; i++) {
+            const int64_t p = p0 + i, col = p % ww;
+            for (int64_t c = 0; c < nc; c++)
+                pm->row[c * ww + col] = src[i * nc + c];
+            if (col == ww - 1)
+                memcpy(pixels + (p / ww) * (int64_t)row_floats, pm->row,
+                       row_floats * sizeof *pixels);
+        }
+    }
+    return CN_OK;
+}
+
+/* Batch entry k ← the patch whose top-left corner is window pixel (y, x) of the channel rows. */
+static void cut(const cn_patch_model *pm, const float *rows, int ww, int y, int x, int64_t k)
+{
+    const int P = pm->patch;
+    const int64_t nc = pm->channels;
+    float *dst = cn_tensor_data(pm->batch) + k * nc * P * P;
+    for (int64_t c = 0; c < nc; c++)
+        for (int dy = 0; dy < P; dy++)
+            memcpy(dst + (c * P + dy) * P, rows + ((int64_t)(y + dy) * nc + c) * ww + x,
+                   (size_t)P * sizeof *dst);
 }
 
 /* Runs the batch (its first count entries real, the rest zeros) and scatters the results. */
@@ -181,7 +227,7 @@ static cn_status run_batch(cn_patch_model *pm, int64_t count, int32_t *labels, f
         memset(cn_tensor_data(pm->batch) + count * per, 0,
                (size_t)((CN_PATCH_BATCH - count) * per) * sizeof(float));
     cn_tensor *y;
-    cn_status st = cn_layer_forward(pm->net, pm->batch, &y);
+    cn_status st = cn_layer_forward(pm->tail, pm->batch, &y);
     if (st)
         return st;
     if (cn_tensor_ndim(y) != 2 || cn_tensor_dim(y, 0) != CN_PATCH_BATCH ||
@@ -215,8 +261,8 @@ cn_status cn_patch_model_predict(cn_patch_model *pm, float *pixels, const uint8_
     const int P = pm->patch, half = P / 2, ww = w + P - 1, wh = h + P - 1;
     const int64_t k = (int64_t)pm->meta.nclasses;
     standardize(pm, pixels, valid, (size_t)ww * (size_t)wh);
+    cn_status st = to_channel_rows(pm, pixels, ww, wh);
     int64_t count = 0;
-    cn_status st = CN_OK;
     for (int y = 0; y < h && !st; y++)
         for (int x = 0; x < w && !st; x++) {
             int64_t at = (int64_t)y * w + x;

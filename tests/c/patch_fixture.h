@@ -64,22 +64,24 @@ static inline int patch_reflect(int i, int n)
 }
 
 /* A random CNN for bands-band patches and k classes, in evaluation mode, with batch-norm running
- * statistics away from (0, 1) so that evaluation mode matters. */
-static inline cn_layer *fixture_cnn(int bands, int k, uint64_t seed)
+ * statistics away from (0, 1) so that evaluation mode matters: a 1×1 convolution to width
+ * channels, batch norm, ReLU (the per-pixel head), then a 3×3 convolution padded by 1 to 8
+ * channels, tanh, global average pooling and a dense layer. */
+static inline cn_layer *fixture_cnn_width(int bands, int width, int k, uint64_t seed)
 {
     cn_rng rng;
     cn_rng_seed(&rng, seed);
     cn_layer *net, *l;
     cn_sequential_new(&net);
     cn_conv_spec s;
-    cn_conv_spec_default(&s, 2, bands, 6, 1);
+    cn_conv_spec_default(&s, 2, bands, width, 1);
     cn_conv_new(&s, &l);
     cn_sequential_add(net, l);
     cn_layer_release(l);
-    cn_batchnorm_new(6, 1e-5f, 0.1f, &l);
+    cn_batchnorm_new(width, 1e-5f, 0.1f, &l);
     float *rm = cn_tensor_data(cn_batchnorm_running_mean(l));
     float *rv = cn_tensor_data(cn_batchnorm_running_var(l));
-    for (int c = 0; c < 6; c++) {
+    for (int c = 0; c < width; c++) {
         rm[c] = 0.3f * (float)c - 0.5f;
         rv[c] = 0.5f + 0.25f * (float)c;
     }
@@ -88,7 +90,7 @@ static inline cn_layer *fixture_cnn(int bands, int k, uint64_t seed)
     cn_activation_new(CN_LAYER_RELU, 0, &l);
     cn_sequential_add(net, l);
     cn_layer_release(l);
-    cn_conv_spec_default(&s, 2, 6, 8, 3);
+    cn_conv_spec_default(&s, 2, width, 8, 3);
     s.padding[0] = s.padding[1] = 1;
     cn_conv_new(&s, &l);
     cn_sequential_add(net, l);
@@ -105,6 +107,12 @@ static inline cn_layer *fixture_cnn(int bands, int k, uint64_t seed)
     cn_layer_init(net, CN_INIT_XAVIER_UNIFORM, 0, &rng);
     cn_layer_set_training(net, false);
     return net;
+}
+
+/* fixture_cnn_width with 6 channels in the head. */
+static inline cn_layer *fixture_cnn(int bands, int k, uint64_t seed)
+{
+    return fixture_cnn_width(bands, 6, k, seed);
 }
 
 /* A patch model around net: "bands", "classes" (k classes with ids 2, 4, 6, ...), "input" patch,

@@ -60,9 +60,14 @@ static void classify(cn_model *m, int tile, int ram, const char *tag, outputs *o
     read_outputs(fixture_path(map), fixture_path(conf), fixture_path(probs), o);
 }
 
+/* The channels of the network's per-pixel head: fewer than the bands, the predictor runs the head
+ * over the window before cutting patches (patch_head.h); more, the head stays in the network. The
+ * map tests run with both. */
+static int head_width;
+
 static cn_model *model(void)
 {
-    cn_layer *net = fixture_cnn(BANDS, K, 7);
+    cn_layer *net = fixture_cnn_width(BANDS, head_width, K, 7);
     cn_model *m = fixture_patch_model(net, BANDS, K, P);
     cn_layer_release(net);
     return m;
@@ -271,12 +276,17 @@ static void a_patch_model_refuses_an_image_of_other_bands_and_leaves_nothing(voi
 int main(void)
 {
     fixture_init("patch_classify");
-    RUN(the_tiled_map_equals_the_whole_scene_pixel_for_pixel);
-    RUN(the_tiled_map_equals_the_whole_scene_with_two_threads);
-    RUN(invalid_pixels_are_unclassified_and_their_neighbours_classified);
-    RUN(the_map_agrees_with_the_network_on_training_patches);
-    RUN(a_saved_patch_model_classifies_the_same);
-    RUN(a_pixels_result_does_not_depend_on_its_window);
+    const int widths[] = {BANDS - 1, BANDS + 1};
+    for (int i = 0; i < 2; i++) {
+        head_width = widths[i];
+        fprintf(stderr, "-- a per-pixel head of %d channels, %d bands\n", head_width, BANDS);
+        RUN(the_tiled_map_equals_the_whole_scene_pixel_for_pixel);
+        RUN(the_tiled_map_equals_the_whole_scene_with_two_threads);
+        RUN(invalid_pixels_are_unclassified_and_their_neighbours_classified);
+        RUN(the_map_agrees_with_the_network_on_training_patches);
+        RUN(a_saved_patch_model_classifies_the_same);
+        RUN(a_pixels_result_does_not_depend_on_its_window);
+    }
     RUN(bad_patch_models_are_refused_with_the_reason);
     RUN(a_model_of_another_input_kind_is_refused_by_classify);
     RUN(a_patch_model_refuses_an_image_of_other_bands_and_leaves_nothing);
