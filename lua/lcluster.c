@@ -12,7 +12,6 @@
 #include "lcluster.h"
 
 #include <string.h>
-#include <unistd.h>
 
 lcn_kmeans *lcl_pushmodel(lua_State *L)
 {
@@ -106,14 +105,6 @@ const char *const *lcl_string_list(lua_State *L, int idx, const char *name, cons
 
 /* ---------------------------------------------------------------- options */
 
-/* Threads when none are asked for: every online core. The result does not depend on it (the
- * core adds its per-chunk partials in a fixed order), only the time does. */
-lua_Integer lcl_default_threads(void)
-{
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 64 ? 64 : (lua_Integer)n;
-}
-
 void lcl_check_known(lua_State *L, int idx, const char *const *known, const char *fname)
 {
     lua_pushnil(L);
@@ -156,7 +147,7 @@ static void kmeans_opts(lua_State *L, int idx, cn_kmeans_options *o, const char 
     o->seed = (uint64_t)lcl_int_opt(L, idx, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, fname);
     o->n_init = (int)lcl_int_opt(L, idx, "n_init", 1, 1, 10000, fname);
     o->max_iter = (int)lcl_int_opt(L, idx, "max_iter", 300, 1, 1 << 30, fname);
-    o->threads = (int)lcl_int_opt(L, idx, "threads", lcl_default_threads(), 1, 4096, fname);
+    o->threads = (int)lcl_int_opt(L, idx, "threads", lcn_default_threads(), 1, 4096, fname);
     lua_getfield(L, idx, "tol");
     if (!lua_isnil(L, -1)) {
         int isnum;

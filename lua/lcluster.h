@@ -26,8 +26,6 @@ cn_status lcl_open_raster(lua_State *L, const char *path, lcn_raster **out);
 /* opts[name], a list of strings, as a NULL-terminated array of copies in a userdata left on the
  * stack; NULL when absent. */
 const char *const *lcl_string_list(lua_State *L, int idx, const char *name, const char *fname);
-/* Threads when none are asked for: every online core (results do not depend on it). */
-lua_Integer lcl_default_threads(void);
 /* Raises on a key of the table at idx that is not in known (NULL-terminated). */
 void lcl_check_known(lua_State *L, int idx, const char *const *known, const char *fname);
 /* opts[name] as an integer in lo..hi, or def when absent; raises otherwise. */

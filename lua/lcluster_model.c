@@ -23,7 +23,7 @@ static int m_predict(lua_State *L)
     if (d != cn_kmeans_dims(u->km))
         return luaL_error(L, "predict: the pixels have %d band%s, the model has %d", d,
                           d == 1 ? "" : "s", cn_kmeans_dims(u->km));
-    int threads = (int)luaL_optinteger(L, 3, lcl_default_threads());
+    int threads = (int)luaL_optinteger(L, 3, lcn_default_threads());
     luaL_argcheck(L, threads >= 1 && threads <= 4096, 3, "threads must be in 1..4096");
     cn_tensor *ids = lcn_pushnewtensor(L, 1, &n);
     int32_t *lab = lua_newuserdatauv(L, (size_t)(n > 0 ? n : 1) * sizeof *lab, 0);
@@ -59,7 +59,7 @@ static int m_predict_raster(lua_State *L)
     cn_kmeans_defaults(&co.kmeans);
     co.tile = (int)lcl_int_opt(L, 4, "tile", 0, 1, 1 << 20, fname);
     co.ram_mb = (int)lcl_int_opt(L, 4, "ram", 0, 1, 1 << 30, fname);
-    co.kmeans.threads = (int)lcl_int_opt(L, 4, "threads", lcl_default_threads(), 1, 4096, fname);
+    co.kmeans.threads = (int)lcl_int_opt(L, 4, "threads", lcn_default_threads(), 1, 4096, fname);
     co.creation_options = lcl_string_list(L, 4, "creation_options", fname);
     co.inputs = lcl_string_list(L, 4, "inputs", fname);
     lcn_raster *ru = luaL_testudata(L, 2, LCN_RASTER);
@@ -97,13 +97,13 @@ static int m_partial_fit(lua_State *L)
     const float *x = lcl_checkrows(L, 2, &n, &d);
     cn_kmeans_options o;
     cn_kmeans_defaults(&o);
-    o.threads = (int)lcl_default_threads();
+    o.threads = (int)lcn_default_threads();
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         static const char *const known[] = {"seed", "init", "threads", NULL};
         lcl_check_known(L, 3, known, "partial_fit");
         o.seed = (uint64_t)lcl_int_opt(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, "partial_fit");
-        o.threads = (int)lcl_int_opt(L, 3, "threads", lcl_default_threads(), 1, 4096, "partial_fit");
+        o.threads = (int)lcl_int_opt(L, 3, "threads", lcn_default_threads(), 1, 4096, "partial_fit");
         lua_getfield(L, 3, "init");
         if (!lua_isnil(L, -1)) {
             const char *s = luaL_checkstring(L, -1);

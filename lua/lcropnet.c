@@ -9,6 +9,7 @@
 #include "lcropnet.h"
 
 #include <limits.h>
+#include <unistd.h>
 
 #define LCN_RNG_KEY "cropnet.rng"
 #define LCN_DEFAULT_SEED 1 /* fixed, so a script without manual_seed is reproducible too */
@@ -72,6 +73,19 @@ static int l_get_threads(lua_State *L)
     return 1;
 }
 
+lua_Integer lcn_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 64 ? 64 : (lua_Integer)n;
+}
+
+/* cpus() → the online cores (1..64): what commands use when no thread count is given */
+static int l_cpus(lua_State *L)
+{
+    lua_pushinteger(L, lcn_default_threads());
+    return 1;
+}
+
 static int l_blas(lua_State *L)
 {
     lua_pushstring(L, cn_blas_info());
@@ -80,6 +94,7 @@ static int l_blas(lua_State *L)
 
 static const luaL_Reg core_functions[] = {
     {"blas", l_blas},
+    {"cpus", l_cpus},
     {"manual_seed", l_manual_seed},
     {"set_threads", l_set_threads},
     {"get_threads", l_get_threads},

@@ -49,6 +49,10 @@ cn_rng *lcn_rng(lua_State *L);
 /* Message handler for lua_pcall: appends a traceback to string error objects. */
 int lcn_traceback(lua_State *L);
 
+/* Threads when none are asked for: every online core, at most 64 (k-means and classify give the
+ * same results whatever the count; only the time changes). */
+lua_Integer lcn_default_threads(void);
+
 /* Doubles outside float range become ±inf explicitly (the C conversion would be undefined). */
 static inline float lcn_tofloat(lua_Number v)
 {

@@ -109,6 +109,9 @@ static void the_tiled_map_equals_the_whole_scene_with_two_threads(void)
     cn_set_threads(1);
     CHECK(memcmp(whole2.labels, tiled.labels, sizeof whole2.labels) == 0);
     CHECK(memcmp(whole2.probs, tiled.probs, sizeof whole2.probs) == 0);
+    /* and the same map as one thread gives */
+    CHECK(memcmp(whole2.labels, whole.labels, sizeof whole2.labels) == 0);
+    CHECK(memcmp(whole2.probs, whole.probs, sizeof whole2.probs) == 0);
     cn_model_free(m);
 }
 

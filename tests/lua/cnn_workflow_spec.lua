@@ -32,14 +32,29 @@ describe("SalinasA with the default CNN", function()
     assert.is_true(oa >= 0.99, "overall accuracy " .. tostring(oa))
   end)
 
+  local function labels(p)
+    local cn = require "cropnet"
+    local r <close> = assert(cn.raster.open(p))
+    return r:read_labels():totable()
+  end
+
   it("maps the scene in 32 x 32 tiles exactly as in one piece", function()
     ok(clitest.run("classify", at("salinasA.tif"), at("cnn.cropnet"), "-o", at("tiled.tif"),
       "--tile", "32", "-q"))
-    local cn = require "cropnet"
-    local function labels(p)
-      local r <close> = assert(cn.raster.open(p))
-      return r:read_labels():totable()
-    end
     assert.same(labels(at("map.tif")), labels(at("tiled.tif")))
+  end)
+
+  it("maps the scene the same with one thread and with two", function()
+    for _, t in ipairs{"1", "2"} do
+      ok(clitest.run("classify", at("salinasA.tif"), at("cnn.cropnet"), "-o", at("t" .. t .. ".tif"),
+        "--threads", t, "--tile", "48", "-q"))
+    end
+    assert.same(labels(at("t1.tif")), labels(at("t2.tif")))
+    assert.same(labels(at("map.tif")), labels(at("t1.tif")))
+    local r = clitest.run("classify", at("salinasA.tif"), at("cnn.cropnet"), "-o", at("t0.tif"),
+      "--threads", "0")
+    assert.are_not.equal(0, r.code)
+    assert.matches("threads", r.stderr)
+    assert.is_false(clitest.exists(at("t0.tif")))
   end)
 end)

@@ -6,7 +6,7 @@ local classify = {}
 
 classify.help = [[
 usage: cropnet classify IMAGE MODEL -o MAP.tif [--confidence CONF.tif] [--probabilities PROB.tif]
-                        [--tile N] [--ram MB] [-co NAME=VALUE]... [-q]
+                        [--tile N] [--ram MB] [--threads T] [-co NAME=VALUE]... [-q]
 
 Classifies every pixel of IMAGE (any raster GDAL reads) with MODEL (from cropnet train) and
 writes MAP.tif: one band of class ids (Byte, UInt16 past 255), nodata 0 for unclassified and
@@ -23,6 +23,8 @@ image's edges: the map is the same, pixel for pixel, whatever the tile size.
                              to fit: tile pixels <= MB * 2^20 / bytes per pixel, which are
                              4 * bands + 5, + 4 with --confidence, + 4 * classes with
                              --probabilities (a patch model's halo counts too)
+  --threads T                threads for the network's matrix products (default: every core);
+                             the map is the same whatever the count
   -co NAME=VALUE             GeoTIFF creation option, repeatable (defaults TILED=YES,
                              COMPRESS=DEFLATE, BLOCKXSIZE=256, BLOCKYSIZE=256, BIGTIFF=IF_SAFER)
   -q, --quiet                no progress bar (there is none when stderr is not a terminal)
@@ -53,7 +55,7 @@ function classify.run(args)
   local opts, pos = cli.parse("classify", args, {
     ["-o"] = "value", ["--output"] = "value", ["--confidence"] = "value",
     ["--probabilities"] = "value", ["--tile"] = "value", ["--ram"] = "value",
-    ["-co"] = "list", ["-q"] = "flag", ["--quiet"] = "flag",
+    ["--threads"] = "value", ["-co"] = "list", ["-q"] = "flag", ["--quiet"] = "flag",
   })
   if #pos ~= 2 then
     cli.fail("classify", "expected IMAGE and MODEL (usage: cropnet classify IMAGE MODEL -o MAP.tif)")
@@ -68,6 +70,7 @@ function classify.run(args)
     end
   end
   local cn = require "cropnet"
+  cn.set_threads(cli.number("classify", opts, "threads", cn.core.cpus(), 1, 64, true))
   -- a band of a pixel-interleaved source read through a VRT evicts the other bands' blocks
   -- from a small cache, and each band then decodes the whole block again: give it --ram
   if not os.getenv("GDAL_CACHEMAX") then cn.raster.cache_max(math.max(64, ram)) end
