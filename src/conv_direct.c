@@ -92,7 +92,7 @@ void cn_conv_direct_pad(const cn_conv_geom *g, const int64_t pad[3], const float
 
 #if HAVE_DIRECT
 
-#define TILE 6 /* output positions per register tile */
+#define TILE CN_DIRECT_TILE /* output positions per register tile */
 
 /* One tile: NB blocks of 16 output channels × TILE positions, summed over ch input channels
  * and taps; in[j] points at position j's window origin in channel 0 of the padded input. */
@@ -140,54 +140,88 @@ typedef void (*tile_fn)(const float *const *, int64_t, const int64_t *, int64_t,
 #define GROUP_TILES 8
 #define BLOCK_CHANNELS 8
 
-void cn_conv_direct_run(const cn_conv_direct_args *a)
+/* Where a tile's results go: position p of a run (its first position p0, valid of them) gets
+ * channel o at to(p)[o · ostride]. */
+typedef struct tile_store {
+    float *base;         /* run: the sample's output; points: NULL */
+    float *const *dst;   /* points: each position's channel-0 output; run: NULL */
+    int64_t ostride;     /* between output channels */
+    const float *bias;   /* o values, or NULL */
+} tile_store;
+
+/* The outputs of npos positions whose window origins (in input channel 0) are win[0 .. npos)
+ * (win has TILE more entries, set here to the last origin), input channels cstride apart, tap
+ * offsets tof, weights wp as packed, o output channels: 64-channel groups, groups of tiles, blocks
+ * of input channels. Each output is one FMA chain over (channel, tap) in that order, whatever the
+ * other positions of its tile: a position's value depends on its window alone. */
+static void positions(const float **win, int64_t npos, int64_t cstride, const int64_t *tof,
+                      int64_t taps, int64_t c, int64_t o, const float *wp, const tile_store *st)
 {
     static const tile_fn tiles[5] = {NULL, tile_1, tile_2, tile_3, tile_4};
+    const int64_t opad = (o + 15) / 16 * 16;
+    const int64_t cb = taps <= 9 ? BLOCK_CHANNELS : 1 + 72 / taps;
+    float acc[GROUP_TILES][4 * TILE * 16] __attribute__((aligned(64)));
+    for (int64_t p = npos; p < npos + TILE; p++) /* tail: copies of the last position */
+        win[p] = win[npos - 1];
+    for (int64_t og = 0; og < o; og += 64) {
+        int nb = (int)((opad - og) / 16 < 4 ? (opad - og) / 16 : 4);
+        int64_t olim = o - og < 64 ? o - og : 64;
+        for (int64_t g0 = 0; g0 < npos; g0 += GROUP_TILES * TILE) {
+            int64_t g1 = g0 + GROUP_TILES * TILE < npos ? g0 + GROUP_TILES * TILE : npos;
+            for (int64_t c0 = 0; c0 < c; c0 += cb)
+                for (int64_t p0 = g0, i = 0; p0 < g1; p0 += TILE, i++)
+                    tiles[nb](win + p0, cstride, tof, taps, c0, c0 + cb < c ? c0 + cb : c,
+                              wp + og, opad, c0 > 0, acc[i]);
+            for (int64_t p0 = g0, i = 0; p0 < g1; p0 += TILE, i++) {
+                int64_t valid = npos - p0 < TILE ? npos - p0 : TILE;
+                for (int b = 0; b < nb; b++)
+                    for (int64_t l = 0; l < 16 && b * 16 + l < olim; l++) {
+                        int64_t oc = og + b * 16 + l;
+                        float bias = st->bias ? st->bias[oc] : 0.0f;
+                        const float *src = acc[i] + b * TILE * 16 + l;
+                        if (st->base) {
+                            float *dst = st->base + oc * st->ostride + p0;
+                            for (int64_t j = 0; j < valid; j++)
+                                dst[j] = src[j * 16] + bias;
+                        } else {
+                            for (int64_t j = 0; j < valid; j++)
+                                st->dst[p0 + j][oc * st->ostride] = src[j * 16] + bias;
+                        }
+                    }
+            }
+        }
+    }
+}
+
+void cn_conv_direct_run(const cn_conv_direct_args *a)
+{
     const int64_t *k = a->k, *s = a->s, *d = a->d, *in = a->in, *out = a->out;
     const int64_t plane = in[0] * in[1] * in[2], P = out[0] * out[1] * out[2];
-    const int64_t taps = k[0] * k[1] * k[2], opad = (a->o + 15) / 16 * 16;
+    const int64_t taps = k[0] * k[1] * k[2];
     int64_t *tof = a->offs;
     for (int64_t z = 0, t = 0; z < k[0]; z++)
         for (int64_t y = 0; y < k[1]; y++)
             for (int64_t x = 0; x < k[2]; x++, t++)
                 tof[t] = (z * d[0] * in[1] + y * d[1]) * in[2] + x * d[2];
-    float acc[GROUP_TILES][4 * TILE * 16] __attribute__((aligned(64)));
     const float **win = a->ptrs;
-    const int64_t cb = taps <= 9 ? BLOCK_CHANNELS : 1 + 72 / taps;
     for (int64_t n = 0; n < a->n; n++) {
         const float *xn = a->x + n * a->c * plane;
-        float *yn = a->y + n * a->o * P;
         /* every output position's window origin, walked once per sample (no divisions) */
         for (int64_t oz = 0, p = 0; oz < out[0]; oz++)
             for (int64_t oy = 0; oy < out[1]; oy++)
                 for (int64_t ox = 0; ox < out[2]; ox++, p++)
                     win[p] = xn + ((oz * s[0]) * in[1] + oy * s[1]) * in[2] + ox * s[2];
-        for (int64_t p = P; p < P + TILE; p++) /* tail: copies of the last position */
-            win[p] = win[P - 1];
-        for (int64_t og = 0; og < a->o; og += 64) {
-            int nb = (int)((opad - og) / 16 < 4 ? (opad - og) / 16 : 4);
-            int64_t olim = a->o - og < 64 ? a->o - og : 64;
-            for (int64_t g0 = 0; g0 < P; g0 += GROUP_TILES * TILE) {
-                int64_t g1 = g0 + GROUP_TILES * TILE < P ? g0 + GROUP_TILES * TILE : P;
-                for (int64_t c0 = 0; c0 < a->c; c0 += cb)
-                    for (int64_t p0 = g0, i = 0; p0 < g1; p0 += TILE, i++)
-                        tiles[nb](win + p0, plane, tof, taps, c0,
-                                  c0 + cb < a->c ? c0 + cb : a->c, a->wp + og, opad, c0 > 0,
-                                  acc[i]);
-                for (int64_t p0 = g0, i = 0; p0 < g1; p0 += TILE, i++) {
-                    int64_t valid = P - p0 < TILE ? P - p0 : TILE;
-                    for (int b = 0; b < nb; b++)
-                        for (int64_t l = 0; l < 16 && b * 16 + l < olim; l++) {
-                            int64_t o = og + b * 16 + l;
-                            float bias = a->bias ? a->bias[o] : 0.0f, *dst = yn + o * P + p0;
-                            const float *src = acc[i] + b * TILE * 16 + l;
-                            for (int64_t j = 0; j < valid; j++)
-                                dst[j] = src[j * 16] + bias;
-                        }
-                }
-            }
-        }
+        tile_store st = {.base = a->y + n * a->o * P, .ostride = P, .bias = a->bias};
+        positions(win, P, plane, tof, taps, a->c, a->o, a->wp, &st);
     }
+}
+
+void cn_conv_direct_points(const cn_conv_points *a)
+{
+    if (a->npos < 1)
+        return;
+    tile_store st = {.dst = a->dst, .ostride = a->ostride, .bias = a->bias};
+    positions(a->origins, a->npos, a->cstride, a->toff, a->taps, a->c, a->o, a->wp, &st);
 }
 
 /* dW tile: NB blocks of 16 output channels × TILE (input channel, tap) pairs, summed over npos
@@ -269,6 +303,8 @@ void cn_conv_direct_dw(const cn_conv_direct_args *a, const float *dyt, float *dw
 #else
 
 void cn_conv_direct_run(const cn_conv_direct_args *a) { (void)a; }
+
+void cn_conv_direct_points(const cn_conv_points *a) { (void)a; }
 
 void cn_conv_direct_dw(const cn_conv_direct_args *a, const float *dyt, float *dw)
 {

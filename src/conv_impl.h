@@ -90,6 +90,26 @@ void cn_conv_direct_pack(const float *w, int64_t O, int64_t C, int64_t taps, boo
 /* xp (n × c × padded sizes) = x with pad[i] zeros on both sides of axis i. */
 void cn_conv_direct_pad(const cn_conv_geom *g, const int64_t pad[3], const float *x, float *xp);
 void cn_conv_direct_run(const cn_conv_direct_args *a);
+
+/* Output positions per register tile of the direct kernel. */
+#define CN_DIRECT_TILE 6
+
+/* The direct kernel at a list of output positions anywhere: position j reads its window from
+ * origins[j] (input channel 0; channels cstride apart, taps at toff) and writes output channel
+ * oc to dst[j][oc · ostride]. origins needs npos + CN_DIRECT_TILE entries (the tail is scratch).
+ * A position's value is bit for bit what cn_conv_direct_run gives for the same window. */
+typedef struct cn_conv_points {
+    const float **origins;   /* npos + CN_DIRECT_TILE entries */
+    float *const *dst;       /* npos entries */
+    int64_t npos;
+    int64_t cstride;         /* between input channels */
+    const int64_t *toff;     /* taps offsets from a window origin */
+    int64_t taps, c, o;      /* taps, input channels (summed over), output channels */
+    const float *wp;         /* weights packed by cn_conv_direct_pack */
+    const float *bias;       /* o values, or NULL */
+    int64_t ostride;         /* between output channels */
+} cn_conv_points;
+void cn_conv_direct_points(const cn_conv_points *a);
 /* dw (o × c·taps) += the weight gradient of a's convolution (its x, sizes, strides) for dyt,
  * dY transposed to (n·P positions) × (o padded to 16). */
 void cn_conv_direct_dw(const cn_conv_direct_args *a, const float *dyt, float *dw);

@@ -28,15 +28,9 @@ struct cn_patch_head {
     cn_tensor *x; /* CN_HEAD_CHUNK × bands (owned) */
 };
 
-/* Whether layer gives each pixel a value of that pixel alone: a 2-D 1×1 convolution with stride
- * 1 and no padding, an element-wise activation, or a per-channel layer in evaluation mode. */
-static bool is_per_pixel(const cn_layer *layer)
+bool cn_layer_is_elementwise(const cn_layer *layer)
 {
-    cn_conv_spec s;
     switch (cn_layer_kind_of(layer)) {
-    case CN_LAYER_CONV2D:
-        return cn_conv_get_spec(layer, &s) && s.kernel[0] == 1 && s.kernel[1] == 1 &&
-               s.stride[0] == 1 && s.stride[1] == 1 && s.padding[0] == 0 && s.padding[1] == 0;
     case CN_LAYER_SIGMOID:
     case CN_LAYER_TANH:
     case CN_LAYER_RELU:
@@ -50,6 +44,17 @@ static bool is_per_pixel(const cn_layer *layer)
     default:
         return false;
     }
+}
+
+/* Whether layer gives each pixel a value of that pixel alone: a 2-D 1×1 convolution with stride
+ * 1 and no padding, or an element-wise layer. */
+static bool is_per_pixel(const cn_layer *layer)
+{
+    cn_conv_spec s;
+    if (cn_layer_kind_of(layer) == CN_LAYER_CONV2D)
+        return cn_conv_get_spec(layer, &s) && s.kernel[0] == 1 && s.kernel[1] == 1 &&
+               s.stride[0] == 1 && s.stride[1] == 1 && s.padding[0] == 0 && s.padding[1] == 0;
+    return cn_layer_is_elementwise(layer);
 }
 
 void cn_patch_head_free(cn_patch_head *head)

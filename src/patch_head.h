@@ -37,4 +37,8 @@ cn_status cn_patch_head_run(cn_patch_head *head, const float *pixels, int64_t n,
 
 void cn_patch_head_free(cn_patch_head *head); /* NULL is a no-op */
 
+/* Whether layer works on each value, or each channel, alone in evaluation mode: an activation,
+ * or batch normalisation or dropout not in training mode. */
+bool cn_layer_is_elementwise(const cn_layer *layer);
+
 #endif

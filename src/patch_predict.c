@@ -16,6 +16,7 @@
  * summation order for every sample, whichever its position.
  */
 #include "model_meta.h"
+#include "patch_dense.h"
 #include "patch_head.h"
 
 #include <stdio.h>
@@ -27,14 +28,21 @@ struct cn_patch_model {
     cn_patch_head *head;    /* the net's per-pixel head, run over the window (NULL: none) */
     cn_layer *tail;         /* the rest of the net, run on the patches (one reference) */
     int64_t channels;       /* per pixel, into the tail: the head's output channels, or bands */
+    cn_patch_dense *dense;  /* the tail's leading convolutions shared by patches (NULL: none) */
+    cn_layer *rest;         /* the tail after them (or the tail; one reference) */
     cn_raster_meta meta;    /* bands, classes, normalisation, band names */
     int patch, rf;          /* P and the receptive field R <= P */
     cn_tensor *batch;       /* CN_PATCH_BATCH × channels × P × P (owned) */
     float *row;             /* one window row, channel by channel (row_cap floats) */
     size_t row_cap;
     int64_t *where;         /* CN_PATCH_BATCH: the output index of each batch entry */
+    int ys[CN_PATCH_BATCH]; /* each batch entry's patch corner in the window: row, column */
+    int xs[CN_PATCH_BATCH];
     float *scores;          /* CN_PATCH_BATCH × K soft-max results, when probabilities are asked */
 };
+
+/* Rows of patches per strip when the net's leading convolutions are shared (patch_dense.h). */
+#define DENSE_STRIP_ROWS 16
 
 /* A positive integer metadata value in lo..hi. */
 static cn_status meta_int(cn_model *model, const char *key, int lo, int hi, int *out)
@@ -104,7 +112,8 @@ cn_status cn_patch_model_open(cn_model *model, cn_patch_model **out)
     cn_status st;
     if ((st = read_kind(pm, model)) || (st = cn_raster_meta_read(model, &pm->meta)) ||
         (st = check_net(pm)) ||
-        (st = cn_patch_head_split(pm->net, pm->meta.bands, &pm->head, &pm->tail, &pm->channels)))
+        (st = cn_patch_head_split(pm->net, pm->meta.bands, &pm->head, &pm->tail, &pm->channels)) ||
+        (st = cn_patch_dense_plan(pm->tail, pm->channels, pm->patch, &pm->dense, &pm->rest)))
         goto fail;
     int64_t dims[4] = {CN_PATCH_BATCH, pm->channels, pm->patch, pm->patch};
     if ((st = cn_tensor_new(4, dims, &pm->batch)))
@@ -130,6 +139,8 @@ void cn_patch_model_close(cn_patch_model *pm)
     cn_tensor_release(pm->batch);
     cn_patch_head_free(pm->head);
     cn_layer_release(pm->tail);
+    cn_patch_dense_free(pm->dense);
+    cn_layer_release(pm->rest);
     cn_layer_release(pm->net);
     free(pm->row);
     free(pm->where);
@@ -226,8 +237,12 @@ static cn_status run_batch(cn_patch_model *pm, int64_t count, int32_t *labels, f
     if (count < CN_PATCH_BATCH)
         memset(cn_tensor_data(pm->batch) + count * per, 0,
                (size_t)((CN_PATCH_BATCH - count) * per) * sizeof(float));
-    cn_tensor *y;
-    cn_status st = cn_layer_forward(pm->tail, pm->batch, &y);
+    cn_tensor *y, *mid = pm->batch;
+    cn_status st = CN_OK;
+    if (pm->dense)
+        st = cn_patch_dense_batch(pm->dense, pm->batch, count, pm->ys, pm->xs, &mid);
+    if (!st)
+        st = cn_layer_forward(pm->rest, mid, &y);
     if (st)
         return st;
     if (cn_tensor_ndim(y) != 2 || cn_tensor_dim(y, 0) != CN_PATCH_BATCH ||
@@ -262,26 +277,35 @@ cn_status cn_patch_model_predict(cn_patch_model *pm, float *pixels, const uint8_
     const int64_t k = (int64_t)pm->meta.nclasses;
     standardize(pm, pixels, valid, (size_t)ww * (size_t)wh);
     cn_status st = to_channel_rows(pm, pixels, ww, wh);
-    int64_t count = 0;
-    for (int y = 0; y < h && !st; y++)
-        for (int x = 0; x < w && !st; x++) {
-            int64_t at = (int64_t)y * w + x;
-            if (!valid[(size_t)(y + half) * (size_t)ww + (size_t)(x + half)]) {
-                labels[at] = 0;
-                if (confidence)
-                    confidence[at] = 0.0f;
-                for (int64_t c = 0; probs && c < k; c++)
-                    probs[at * k + c] = -1.0f;
-                continue;
+    /* with shared convolutions, strips of rows: their dense maps stay a few MB whatever the tile */
+    const int strip = pm->dense ? DENSE_STRIP_ROWS : h;
+    for (int y0 = 0; y0 < h && !st; y0 += strip) {
+        const int y1 = y0 + strip < h ? y0 + strip : h;
+        if (pm->dense)
+            st = cn_patch_dense_strip(pm->dense, pixels, ww, y0, y1 - y0 + P - 1);
+        int64_t count = 0;
+        for (int y = y0; y < y1 && !st; y++)
+            for (int x = 0; x < w && !st; x++) {
+                int64_t at = (int64_t)y * w + x;
+                if (!valid[(size_t)(y + half) * (size_t)ww + (size_t)(x + half)]) {
+                    labels[at] = 0;
+                    if (confidence)
+                        confidence[at] = 0.0f;
+                    for (int64_t c = 0; probs && c < k; c++)
+                        probs[at * k + c] = -1.0f;
+                    continue;
+                }
+                cut(pm, pixels, ww, y, x, count);
+                pm->ys[count] = y;
+                pm->xs[count] = x;
+                pm->where[count++] = at;
+                if (count == CN_PATCH_BATCH) {
+                    st = run_batch(pm, count, labels, confidence, probs);
+                    count = 0;
+                }
             }
-            cut(pm, pixels, ww, y, x, count);
-            pm->where[count++] = at;
-            if (count == CN_PATCH_BATCH) {
-                st = run_batch(pm, count, labels, confidence, probs);
-                count = 0;
-            }
-        }
-    if (!st && count > 0)
-        st = run_batch(pm, count, labels, confidence, probs);
+        if (!st && count > 0)
+            st = run_batch(pm, count, labels, confidence, probs);
+    }
     return st;
 }

@@ -115,6 +115,60 @@ static inline cn_layer *fixture_cnn(int bands, int k, uint64_t seed)
     return fixture_cnn_width(bands, 6, k, seed);
 }
 
+/* Appends a 2-D convolution in → out with kernel k, dilation d and padding p to net. */
+static inline void fixture_add_conv(cn_layer *net, int in, int out, int k, int d, int p)
+{
+    cn_conv_spec s;
+    cn_layer *l;
+    cn_conv_spec_default(&s, 2, in, out, k);
+    s.dilation[0] = s.dilation[1] = d;
+    s.padding[0] = s.padding[1] = p;
+    cn_conv_new(&s, &l);
+    cn_sequential_add(net, l);
+    cn_layer_release(l);
+}
+
+static inline void fixture_add(cn_layer *net, cn_layer *l)
+{
+    cn_sequential_add(net, l);
+    cn_layer_release(l);
+}
+
+/* A random CNN for 7 × 7 patches whose first layers are three stride-1 convolutions: 3 × 3
+ * padded by 1 to 5 channels, ReLU; 3 × 3 dilated by 2, padded by 1, to 70 channels (two groups
+ * of the direct kernel's 64), batch norm (evaluation), ELU; 2 × 2 unpadded to 6 channels (no
+ * position of it is the same in two patches); then max-pool 2, flatten, dense to k classes. */
+static inline cn_layer *fixture_cnn_stack(int bands, int k, uint64_t seed)
+{
+    cn_rng rng;
+    cn_rng_seed(&rng, seed);
+    cn_layer *net, *l;
+    cn_sequential_new(&net);
+    fixture_add_conv(net, bands, 5, 3, 1, 1);
+    cn_activation_new(CN_LAYER_RELU, 0, &l);
+    fixture_add(net, l);
+    fixture_add_conv(net, 5, 70, 3, 2, 1);
+    cn_batchnorm_new(70, 1e-5f, 0.1f, &l);
+    for (int c = 0; c < 70; c++) {
+        cn_tensor_data(cn_batchnorm_running_mean(l))[c] = 0.01f * (float)c - 0.3f;
+        cn_tensor_data(cn_batchnorm_running_var(l))[c] = 0.4f + 0.02f * (float)c;
+    }
+    fixture_add(net, l);
+    cn_activation_new(CN_LAYER_ELU, 1.0f, &l);
+    fixture_add(net, l);
+    fixture_add_conv(net, 70, 6, 2, 1, 0);
+    cn_pool_spec ps = {.kernel = {2, 2}, .floor = true};
+    cn_pool_new(CN_LAYER_MAX_POOL2D, &ps, &l);
+    fixture_add(net, l);
+    cn_flatten_new(&l);
+    fixture_add(net, l);
+    cn_linear_new(6 * 2 * 2, k, &l);
+    fixture_add(net, l);
+    cn_layer_init(net, CN_INIT_XAVIER_UNIFORM, 0, &rng);
+    cn_layer_set_training(net, false);
+    return net;
+}
+
 /* A patch model around net: "bands", "classes" (k classes with ids 2, 4, 6, ...), "input" patch,
  * "patch", "receptive_field" = patch, norm tensors mean[b] = 10000·b + 2000, std 1500. */
 static inline cn_model *fixture_patch_model(cn_layer *net, int bands, int k, int patch)

@@ -5,6 +5,7 @@
  * invalid pixels, the saved model classifying the same, and the refusals of bad patch models.
  */
 #include "check.h"
+#include "patch_dense.h"
 #include "patch_fixture.h"
 
 #define W 53
@@ -212,6 +213,45 @@ static void a_pixels_result_does_not_depend_on_its_window(void)
     cn_model_free(m);
 }
 
+/* Shared convolutions (patch_dense.h) on and off give the same maps, bit for bit, for the
+ * fixture net and for a stack of three convolutions (dilated, padded and not, 70 channels, one
+ * with no position shared); on a CPU without AVX-512 both runs take the same path. */
+static void sharing_convolutions_between_patches_changes_nothing(void)
+{
+    static outputs on, off;
+    for (int which = 0; which < 2; which++) {
+        cn_model *m = model();
+        if (which == 1) {
+            cn_model_free(m);
+            cn_layer *net = fixture_cnn_stack(BANDS, K, 11);
+            m = fixture_patch_model(net, BANDS, K, P);
+            cn_layer_release(net);
+        }
+        const int tiles[] = {0, 7};
+        for (int t = 0; t < 2; t++) {
+            cn_patch_dense_disable(false);
+            classify(m, tiles[t], 0, "shared", &on);
+            cn_patch_dense_disable(true);
+            classify(m, tiles[t], 0, "unshared", &off);
+            cn_patch_dense_disable(false);
+            CHECK(memcmp(on.labels, off.labels, sizeof on.labels) == 0);
+            CHECK(memcmp(on.conf, off.conf, sizeof on.conf) == 0);
+            CHECK(memcmp(on.probs, off.probs, sizeof on.probs) == 0);
+            if (which == 0)
+                CHECK(memcmp(on.probs, whole.probs, sizeof on.probs) == 0);
+        }
+        int classes_seen = 0;
+        for (int id = 2; id <= 2 * K; id += 2) {
+            int n = 0;
+            for (int i = 0; i < W * H; i++)
+                n += on.labels[i] == id;
+            classes_seen += n > 0;
+        }
+        CHECK(classes_seen >= 2); /* a map worth comparing */
+        cn_model_free(m);
+    }
+}
+
 /* Opens m as a patch model expecting failure st with text in the message. */
 static void refused(cn_model *m, cn_status st, const char *text)
 {
@@ -289,6 +329,7 @@ int main(void)
         RUN(the_map_agrees_with_the_network_on_training_patches);
         RUN(a_saved_patch_model_classifies_the_same);
         RUN(a_pixels_result_does_not_depend_on_its_window);
+        RUN(sharing_convolutions_between_patches_changes_nothing);
     }
     RUN(bad_patch_models_are_refused_with_the_reason);
     RUN(a_model_of_another_input_kind_is_refused_by_classify);
