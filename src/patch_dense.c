@@ -39,7 +39,9 @@ typedef struct dense_stage {
     int64_t nborder;               /* border outputs per patch */
     int64_t *border_in;            /* their window origins in the padded input map */
     int64_t *border_out;           /* their places in the output map */
-    cn_tensor *dmap;               /* 1 × o × H × W: the strip's dense map, after the post layers */
+    cn_tensor *dpre;               /* 1 × o × H × W: the strip's dense map, as the convolution
+                                    * gives it (the patches' clean outputs are copied from it) */
+    cn_tensor *dmap;               /* the same after the post layers (the next stage's input) */
     cn_tensor *y;                  /* N × o × side: the batch's maps, before the post layers */
 } dense_stage;
 
@@ -82,6 +84,7 @@ void cn_patch_dense_free(cn_patch_dense *dense)
         free(st->toff_strip);
         free(st->border_in);
         free(st->border_out);
+        cn_tensor_release(st->dpre);
         cn_tensor_release(st->dmap);
         cn_tensor_release(st->y);
     }
@@ -143,7 +146,9 @@ static cn_status make_stage(dense_stage *st, cn_layer *conv, const cn_conv_spec 
             st->border_out[st->nborder++] = y * st->side[1] + x;
         }
     int64_t one[4] = {1, st->o, 1, 1};
-    cn_status err = cn_tensor_new(4, one, &st->dmap);
+    cn_status err = cn_tensor_new(4, one, &st->dpre);
+    if (!err)
+        err = cn_tensor_new(4, one, &st->dmap);
     if (!err)
         err = cn_tensor_new(4, one, &st->y);
     return err;
@@ -303,17 +308,15 @@ cn_status cn_patch_dense_strip(cn_patch_dense *dense, const float *base, int ww,
                                 "patch", (long long)rows, (long long)ww);
         int64_t dims[4] = {1, st->o, ho, wo};
         const int parts = cn_parallel_parts(ho, 1);
-        cn_status err = cn_tensor_resize(st->dmap, 4, dims);
+        cn_status err = cn_tensor_resize(st->dpre, 4, dims);
         if (!err)
             err = reserve(dense, parts, wo, 0);
         if (err)
             return err;
-        strip_job job = {dense, st, src, row_stride, ch_stride, cn_tensor_data(st->dmap), ho, wo};
+        strip_job job = {dense, st, src, row_stride, ch_stride, cn_tensor_data(st->dpre), ho, wo};
         cn_parallel_run(parts, ho, strip_rows, &job, false);
         cn_tensor *out;
-        if ((err = run_post(st, st->dmap, &out)))
-            return err;
-        if (out != st->dmap && (err = cn_tensor_copy(st->dmap, out)))
+        if ((err = run_post(st, st->dpre, &out)) || (err = cn_tensor_copy(st->dmap, out)))
             return err;
         src = cn_tensor_cdata(st->dmap);
         row_stride = wo;
@@ -332,9 +335,46 @@ typedef struct batch_job {
     const dense_stage *st;
     const float *in;  /* N × c × in[0] × in[1] */
     float *y;         /* N × o × side[0] × side[1] */
+    const int *ys, *xs;
 } batch_job;
 
-/* Border outputs of patches [begin, end): each patch's input map padded, then the kernel. */
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* n floats: one masked load and store for a row of up to 16 (a patch row is 5 to 15), where a
+ * memcpy call would cost more than the copy. The shared path only runs with AVX-512F. */
+__attribute__((target("avx512f"))) static void copy_row(float *dst, const float *src, int64_t n)
+{
+    if (n > 16) {
+        memcpy(dst, src, (size_t)n * sizeof *dst);
+        return;
+    }
+    __mmask16 m = (__mmask16)((1u << n) - 1);
+    _mm512_mask_storeu_ps(dst, m, _mm512_maskz_loadu_ps(m, src));
+}
+#else
+static void copy_row(float *dst, const float *src, int64_t n)
+{
+    memcpy(dst, src, (size_t)n * sizeof *dst);
+}
+#endif
+
+/* Patch i's clean outputs, from the strip's dense map as the convolution gave it, into its maps
+ * y (the post layers then run on the whole map, clean and border outputs alike). */
+static void copy_clean(const cn_patch_dense *d, const dense_stage *st, int y0, int x0, float *y)
+{
+    const int64_t sh = st->side[0], sw = st->side[1], width = st->hi[1] - st->lo[1];
+    const int64_t dh = cn_tensor_dim(st->dpre, 2), dw = cn_tensor_dim(st->dpre, 3);
+    const float *dmap = cn_tensor_cdata(st->dpre);
+    const int64_t r0 = y0 - d->first - st->shift[0], c0 = x0 - st->shift[1] + st->lo[1];
+    if (width <= 0)
+        return;
+    for (int64_t o = 0; o < st->o; o++)
+        for (int64_t r = st->lo[0]; r < st->hi[0]; r++)
+            copy_row(y + (o * sh + r) * sw + st->lo[1], dmap + (o * dh + r0 + r) * dw + c0, width);
+}
+
+/* The maps of patches [begin, end): border outputs by the kernel on the patch's input map padded,
+ * clean outputs copied. */
 static void batch_border(void *ctx, int part, int64_t begin, int64_t end)
 {
     const batch_job *j = ctx;
@@ -349,8 +389,7 @@ static void batch_border(void *ctx, int part, int64_t begin, int64_t end)
             memset(p->pad, 0, (size_t)(st->c * hp * wp) * sizeof *p->pad);
             for (int64_t c = 0; c < st->c; c++)
                 for (int64_t y = 0; y < ih; y++)
-                    memcpy(p->pad + (c * hp + y + ph) * wp + pw, src + (c * ih + y) * iw,
-                           (size_t)iw * sizeof *src);
+                    copy_row(p->pad + (c * hp + y + ph) * wp + pw, src + (c * ih + y) * iw, iw);
             src = p->pad;
         }
         float *y = j->y + i * st->o * outputs;
@@ -363,26 +402,7 @@ static void batch_border(void *ctx, int part, int64_t begin, int64_t end)
                             .c = st->c, .o = st->o, .wp = st->wp, .bias = st->bias,
                             .ostride = outputs};
         cn_conv_direct_points(&a);
-    }
-}
-
-/* The clean outputs of the n patches, from the strip's dense map, into maps (after the post
- * layers, as the dense map is). */
-static void copy_clean(const cn_patch_dense *d, const dense_stage *st, int64_t n, const int *ys,
-                       const int *xs, float *maps)
-{
-    const int64_t sh = st->side[0], sw = st->side[1], width = st->hi[1] - st->lo[1];
-    const int64_t dh = cn_tensor_dim(st->dmap, 2), dw = cn_tensor_dim(st->dmap, 3);
-    const float *dmap = cn_tensor_cdata(st->dmap);
-    if (width <= 0)
-        return;
-    for (int64_t i = 0; i < n; i++) {
-        const int64_t r0 = ys[i] - d->first - st->shift[0], c0 = xs[i] - st->shift[1];
-        for (int64_t o = 0; o < st->o; o++)
-            for (int64_t y = st->lo[0]; y < st->hi[0]; y++)
-                memcpy(maps + ((i * st->o + o) * sh + y) * sw + st->lo[1],
-                       dmap + (o * dh + r0 + y) * dw + c0 + st->lo[1],
-                       (size_t)width * sizeof *maps);
+        copy_clean(j->d, st, j->ys[i], j->xs[i], y);
     }
 }
 
@@ -401,12 +421,11 @@ cn_status cn_patch_dense_batch(cn_patch_dense *dense, const cn_tensor *batch, in
             err = reserve(dense, parts, st->nborder, pad);
         if (err)
             return err;
-        batch_job job = {dense, st, cn_tensor_cdata(cur), cn_tensor_data(st->y)};
+        batch_job job = {dense, st, cn_tensor_cdata(cur), cn_tensor_data(st->y), ys, xs};
         cn_parallel_run(parts, n, batch_border, &job, false);
         cn_tensor *maps;
         if ((err = run_post(st, st->y, &maps)))
             return err;
-        copy_clean(dense, st, n, ys, xs, cn_tensor_data(maps));
         cur = maps;
     }
     *out = (cn_tensor *)cur;
