@@ -136,9 +136,14 @@ static cn_tensor *act_output(cn_layer *l) { return l->output; }
 const cn_layer_ops cn_activation_ops = {act_forward, act_backward, act_output, NULL, NULL, NULL,
                                         NULL};
 
+bool cn_layer_kind_is_activation(int kind)
+{
+    return kind >= CN_LAYER_SIGMOID && kind <= CN_LAYER_STEP;
+}
+
 cn_status cn_activation_new(cn_layer_kind kind, float param, cn_layer **layer)
 {
-    if (!layer || kind < CN_LAYER_SIGMOID || kind > CN_LAYER_STEP)
+    if (!layer || !cn_layer_kind_is_activation(kind))
         return cn_set_error(CN_EINVAL, "activation: unknown kind %d", (int)kind);
     if (!isfinite(param) || ((kind == CN_LAYER_ELU) && param < 0))
         return cn_set_error(CN_EINVAL, "%s: parameter %g out of range", cn_layer_kind_name(kind),

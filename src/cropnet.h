@@ -184,6 +184,9 @@ cn_status cn_linear_new(int64_t in, int64_t out, cn_layer **layer);
 
 /* An element-wise activation. param is the leaky slope or the ELU alpha, ignored otherwise. */
 cn_status cn_activation_new(cn_layer_kind kind, float param, cn_layer **layer);
+/* Whether kind is one of the element-wise activations (sigmoid, tanh, ReLU, leaky ReLU, ELU,
+ * step). */
+bool cn_layer_kind_is_activation(int kind);
 
 /* An empty container that applies its children in order. */
 cn_status cn_sequential_new(cn_layer **layer);

@@ -30,20 +30,10 @@ struct cn_patch_head {
 
 bool cn_layer_is_elementwise(const cn_layer *layer)
 {
-    switch (cn_layer_kind_of(layer)) {
-    case CN_LAYER_SIGMOID:
-    case CN_LAYER_TANH:
-    case CN_LAYER_RELU:
-    case CN_LAYER_LEAKY_RELU:
-    case CN_LAYER_ELU:
-    case CN_LAYER_STEP:
-        return true;
-    case CN_LAYER_BATCHNORM:
-    case CN_LAYER_DROPOUT:
+    cn_layer_kind kind = cn_layer_kind_of(layer);
+    if (kind == CN_LAYER_BATCHNORM || kind == CN_LAYER_DROPOUT)
         return !cn_layer_is_training(layer);
-    default:
-        return false;
-    }
+    return cn_layer_kind_is_activation(kind);
 }
 
 /* Whether layer gives each pixel a value of that pixel alone: a 2-D 1×1 convolution with stride

@@ -72,17 +72,11 @@ static cn_status clone_layer(cn_layer *src, cn_layer **out)
     cn_layer_kind kind = cn_layer_kind_of(src);
     cn_status st;
     *out = NULL;
+    if (cn_layer_kind_is_activation(kind))
+        return cn_activation_new(kind, cn_layer_param(src), out);
     switch (kind) {
     case CN_LAYER_LINEAR:
         st = cn_linear_new(cn_linear_in(src), cn_linear_out(src), out);
-        break;
-    case CN_LAYER_SIGMOID:
-    case CN_LAYER_TANH:
-    case CN_LAYER_RELU:
-    case CN_LAYER_LEAKY_RELU:
-    case CN_LAYER_ELU:
-    case CN_LAYER_STEP:
-        st = cn_activation_new(kind, cn_layer_param(src), out);
         break;
     case CN_LAYER_DROPOUT:
         st = cn_dropout_new(cn_layer_param(src), 0, out);
