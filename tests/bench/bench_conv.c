@@ -5,7 +5,8 @@
  *
  * Two parts:
  *  - "net": training (SGD momentum 0.9, Adam) and inference samples/s at each thread count,
- *    rounds interleaved as in bench_mlp.c; one line per (mode, threads) with key=value fields.
+ *    rounds interleaved as in bench_mlp.c (both timed by bench_rates.c); one line per
+ *    (mode, threads) with key=value fields.
  *  - "gemm": each convolution layer's forward and backward as GFLOP/s of its GEMM-equivalent
  *    work (the flops of the GEMMs an im2col convolution would run, over the layer's whole time:
  *    unfolding or padding, regrouping and bias included), beside one plain cn_gemm (OpenBLAS
@@ -15,27 +16,15 @@
  * usage: bench_conv [--threads 1,2] [--rounds 5] [--round-sec 1.5] [--modes sgd,adam,infer]
  *                   [--parts net,gemm]
  */
+#include "bench_harness.h"
+#include "bench_rates.h"
 #include "cropnet.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-enum { BANDS = 204, PATCH = 11, CLASSES = 16, BATCH = 128, NBATCH = 4 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+enum { BANDS = 204, PATCH = 11, CLASSES = 16, BATCH = 128 };
 
 static void die(const char *what)
 {
@@ -86,103 +75,6 @@ static cn_layer *make_cnn(void)
     return net;
 }
 
-typedef struct {
-    cn_layer *net;
-    cn_optim *opt; /* NULL for inference */
-    cn_tensor *x[NBATCH], *y[NBATCH], *grad;
-} bench_state;
-
-static int step(bench_state *s, int i)
-{
-    cn_tensor *out;
-    if (cn_layer_forward(s->net, s->x[i % NBATCH], &out))
-        return -1;
-    if (!s->opt)
-        return 0;
-    if (cn_loss_backward(CN_LOSS_SOFTMAX_CE, out, s->y[i % NBATCH], s->grad))
-        return -1;
-    cn_layer_zero_grad(s->net);
-    if (cn_layer_backward(s->net, s->x[i % NBATCH], s->grad, NULL) || cn_optim_step(s->opt, s->net))
-        return -1;
-    return 0;
-}
-
-static void bench_net(const int *threads, int nthreads, int rounds, double round_sec,
-                      const char *modes)
-{
-    bench_state s = {0};
-    cn_rng rng;
-    cn_rng_seed(&rng, 1);
-    for (int b = 0; b < NBATCH; b++) {
-        cn_tensor_new(4, (int64_t[]){BATCH, BANDS, PATCH, PATCH}, &s.x[b]);
-        cn_tensor_new(1, (int64_t[]){BATCH}, &s.y[b]);
-        for (int64_t i = 0; i < cn_tensor_numel(s.x[b]); i++)
-            cn_tensor_data(s.x[b])[i] = (float)cn_rng_normal(&rng);
-        for (int i = 0; i < BATCH; i++)
-            cn_tensor_data(s.y[b])[i] = (float)cn_rng_below(&rng, CLASSES);
-    }
-    cn_tensor_new(1, (int64_t[]){1}, &s.grad);
-    char modes_copy[64];
-    snprintf(modes_copy, sizeof modes_copy, "%s", modes);
-    for (char *mode = strtok(modes_copy, ","); mode; mode = strtok(NULL, ",")) {
-        s.net = make_cnn();
-        s.opt = NULL;
-        cn_optim_config c;
-        if (!strcmp(mode, "adam") || !strcmp(mode, "sgd")) {
-            cn_optim_kind k = !strcmp(mode, "adam") ? CN_OPTIM_ADAM : CN_OPTIM_SGD;
-            cn_optim_defaults(k, &c);
-            if (k == CN_OPTIM_SGD) {
-                c.lr = 0.01;
-                c.momentum = 0.9;
-                c.dampening = 0;
-            }
-            cn_optim_new(k, &c, &s.opt);
-            cn_layer_set_training(s.net, true);
-        } else if (!strcmp(mode, "infer")) {
-            cn_layer_set_training(s.net, false);
-        } else {
-            fprintf(stderr, "bench_conv: unknown mode %s\n", mode);
-            exit(2);
-        }
-        double per[8][100];
-        for (int t = 0; t < nthreads; t++) { /* warm-up */
-            cn_set_threads(threads[t]);
-            for (int i = 0; i < 2; i++)
-                if (step(&s, i))
-                    die(mode);
-        }
-        for (int r = 0; r < rounds; r++)
-            for (int t = 0; t < nthreads; t++) {
-                cn_set_threads(threads[t]);
-                int it = 0;
-                double t0 = now(), el;
-                do {
-                    if (step(&s, it++))
-                        die(mode);
-                    el = now() - t0;
-                } while (el < round_sec || it < 3);
-                per[t][r] = it * (double)BATCH / el;
-            }
-        for (int t = 0; t < nthreads; t++) {
-            qsort(per[t], (size_t)rounds, sizeof(double), cmp_double);
-            printf("cropnet cnn2d %-5s threads %d  median %10.1f samples/s (min %.1f, max %.1f)  "
-                   "mode=%s threads=%d samples_per_s=%.1f\n",
-                   mode, threads[t], per[t][rounds / 2], per[t][0], per[t][rounds - 1], mode,
-                   threads[t], per[t][rounds / 2]);
-        }
-        fflush(stdout);
-        cn_optim_free(s.opt);
-        cn_layer_release(s.net);
-    }
-    for (int b = 0; b < NBATCH; b++) {
-        cn_tensor_release(s.x[b]);
-        cn_tensor_release(s.y[b]);
-    }
-    cn_tensor_release(s.grad);
-}
-
-/* Best (least) seconds of fn over reps runs after one warm-up: on a shared machine the least
- * time is the one least disturbed by other work, and both sides of a ratio are taken alike. */
 typedef struct layer_case {
     const char *name;
     int64_t in, out, k, pad, size; /* channels, kernel, padding, input side */
@@ -196,14 +88,16 @@ typedef struct timing_ctx {
     bool first;       /* the network's first layer: no input gradient in training */
 } timing_ctx;
 
+/* Best (least) seconds of fn over reps runs after one warm-up: on a shared machine the least
+ * time is the one least disturbed by other work, and both sides of a ratio are taken alike. */
 static double best_time(void (*fn)(timing_ctx *), timing_ctx *c, int reps)
 {
     double best = 1e30;
     fn(c);
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = bench_now();
         fn(c);
-        double t = now() - t0;
+        double t = bench_now() - t0;
         best = t < best ? t : best;
     }
     return best;
@@ -290,21 +184,13 @@ static void bench_gemm(const int *threads, int nthreads, int reps)
 
 int main(int argc, char **argv)
 {
-    int threads[8] = {1, 2}, nthreads = 2, rounds = 5;
-    double round_sec = 1.5;
-    const char *modes = "sgd,adam,infer", *parts = "net,gemm";
+    bench_rate_options o;
+    bench_rate_options_default(&o, "sgd,adam,infer");
+    const char *parts = "net,gemm";
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            nthreads = 0;
-            for (char *t = strtok(argv[++i], ","); t && nthreads < 8; t = strtok(NULL, ","))
-                threads[nthreads++] = atoi(t) > 0 ? atoi(t) : 1;
-        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
-            rounds = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--round-sec") && i + 1 < argc) {
-            round_sec = atof(argv[++i]);
-        } else if (!strcmp(argv[i], "--modes") && i + 1 < argc) {
-            modes = argv[++i];
-        } else if (!strcmp(argv[i], "--parts") && i + 1 < argc) {
+        if (bench_rate_option(&o, argc, argv, &i))
+            continue;
+        if (!strcmp(argv[i], "--parts") && i + 1 < argc) {
             parts = argv[++i];
         } else {
             fprintf(stderr, "usage: bench_conv [--threads 1,2] [--rounds N] [--round-sec S] "
@@ -312,13 +198,17 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (rounds < 1 || rounds > 100)
-        rounds = 5;
     printf("# cropnet %s cnn2d %d bands x %dx%d, batch %d, rounds %d x %.1f s, blas %s\n",
-           CN_VERSION_STRING, BANDS, PATCH, PATCH, BATCH, rounds, round_sec, cn_blas_info());
-    if (strstr(parts, "net"))
-        bench_net(threads, nthreads, rounds, round_sec, modes);
+           CN_VERSION_STRING, BANDS, PATCH, PATCH, BATCH, o.rounds, o.round_sec, cn_blas_info());
+    const bench_net cnn = {.program = "bench_conv", .name = "cnn2d", .make = make_cnn, .ndim = 4,
+                           .x_shape = (int64_t[]){BATCH, BANDS, PATCH, PATCH},
+                           .classes = CLASSES, .warmup = 2};
+    if (strstr(parts, "net")) {
+        int rc = bench_rates(&cnn, &o);
+        if (rc)
+            return rc;
+    }
     if (strstr(parts, "gemm"))
-        bench_gemm(threads, nthreads, 4 * rounds + 1);
+        bench_gemm(o.threads, o.nthreads, 4 * o.rounds + 1);
     return 0;
 }

@@ -13,30 +13,18 @@
  * Output: one line per (data, algorithm, threads), "cropnet <data> <algo> <T>T fit <s> s predict
  * <s> s n_iter=<n> inertia <v>", the peer's layout.
  */
+#include "bench_harness.h"
 #include "cropnet.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
+/* The peer's median (statistics.median): the mean of the two middle values for an even count. */
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    bench_sort(v, n);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
@@ -82,7 +70,7 @@ out:
     return rc;
 }
 
-enum { MAX_REPS = 64, MAX_THREADS = 8 };
+enum { MAX_REPS = 64, MAX_THREADS = BENCH_MAX_THREADS };
 
 typedef struct figures {
     double fit[MAX_REPS], predict[MAX_REPS], inertia[MAX_REPS];
@@ -99,10 +87,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--threads") && v) {
-            nthreads = 0;
-            for (char *s = argv[++i], *tok; (tok = strtok(s, ",")) && nthreads < MAX_THREADS;
-                 s = NULL)
-                threads[nthreads++] = atoi(tok);
+            /* unchecked: 0 asks k-means for its default count, a negative one is its error */
+            nthreads = bench_threads_parse(argv[++i], threads, MAX_THREADS);
         } else if (!strcmp(a, "--reps") && v) {
             reps = atoi(argv[++i]);
         } else if (!strcmp(a, "--k") && v) {
@@ -163,28 +149,28 @@ int main(int argc, char **argv)
                     o.tol = data_tol;
                     cn_kmeans *km = NULL;
                     cn_status st;
-                    double t0 = now();
+                    double t0 = bench_now();
                     if (!strcmp(algo, "kpp")) {
                         o.max_iter = 1; /* the init and one Lloyd pass; the pass is subtracted */
                         o.tol = 0;
                         st = cn_kmeans_fit(x, n, d, &o, NULL, &km);
-                        double t1 = now();
+                        double t1 = bench_now();
                         cn_kmeans_options g = o;
                         g.init = CN_KMEANS_INIT_GIVEN;
                         g.init_centroids = km ? cn_kmeans_centroids(km) : NULL;
                         cn_kmeans *km2 = NULL;
-                        double t2 = now();
+                        double t2 = bench_now();
                         if (!st)
                             st = cn_kmeans_fit(x, n, d, &g, NULL, &km2);
-                        double t3 = now();
+                        double t3 = bench_now();
                         cn_kmeans_free(km2);
                         fig[ti].fit[r] = (t1 - t0) - (t3 - t2);
                     } else if (!strcmp(algo, "kmeans")) {
                         st = cn_kmeans_fit(x, n, d, &o, NULL, &km);
-                        fig[ti].fit[r] = now() - t0;
+                        fig[ti].fit[r] = bench_now() - t0;
                     } else if (!strcmp(algo, "minibatch")) {
                         st = cn_kmeans_fit_minibatch(x, n, d, &o, 1024, 0, NULL, &km);
-                        fig[ti].fit[r] = now() - t0;
+                        fig[ti].fit[r] = bench_now() - t0;
                     } else {
                         fprintf(stderr, "bench_kmeans: unknown algorithm %s\n", algo);
                         return 2;
@@ -193,10 +179,10 @@ int main(int argc, char **argv)
                         fprintf(stderr, "bench_kmeans: %s\n", cn_last_error());
                         return 1;
                     }
-                    t0 = now();
+                    t0 = bench_now();
                     double inertia;
                     st = cn_kmeans_predict(km, x, n, d, threads[ti], labels, NULL, &inertia);
-                    fig[ti].predict[r] = now() - t0;
+                    fig[ti].predict[r] = bench_now() - t0;
                     fig[ti].inertia[r] = cn_kmeans_inertia(km);
                     if (isnan(fig[ti].inertia[r]))
                         fig[ti].inertia[r] = inertia;
