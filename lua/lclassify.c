@@ -113,13 +113,8 @@ static int l_classify(lua_State *L)
         o.model_path = lua_tostring(L, -1);
         cn_model **m = lcn_newmodel(L); /* freed by the collector, whatever happens */
         cn_status st = cn_model_load(o.model_path, m);
-        if (st == CN_ENOMEM)
-            return lcn_fail(L);
-        if (st) {
-            lua_pushnil(L);
-            lua_pushstring(L, cn_last_error());
-            return 2;
-        }
+        if (st)
+            return lcn_failresult(L, st);
         model = *m;
     } else if (luaL_testudata(L, -1, LCN_MODEL)) {
         model = *(cn_model **)lua_touserdata(L, -1); /* every handle holds one pointer */

@@ -30,16 +30,6 @@ lcn_kmeans *lcl_checkmodel(lua_State *L, int idx)
     return u;
 }
 
-/* nil, message for failures of the data; raises for memory errors. */
-int lcl_data_fail(lua_State *L, cn_status st)
-{
-    if (st == CN_ENOMEM)
-        return lcn_fail(L);
-    lua_pushnil(L);
-    lua_pushstring(L, cn_last_error());
-    return 2;
-}
-
 /* A 2-D tensor argument as rows × bands. */
 const float *lcl_checkrows(lua_State *L, int idx, int64_t *n, int *d)
 {
@@ -314,7 +304,7 @@ static int l_kmeans(lua_State *L)
     if (is_path) {
         cn_status st = lcl_open_raster(L, lua_tostring(L, -1), &ru);
         if (st)
-            return lcl_data_fail(L, st);
+            return lcn_failresult(L, st);
     }
     cn_raster *img = ru ? ru->r : NULL;
     if (img)
@@ -342,7 +332,7 @@ static int l_load(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     lcn_kmeans *u = lcl_pushmodel(L);
     cn_status st = cn_kmeans_load(path, &u->km);
-    return st ? lcl_data_fail(L, st) : 1;
+    return st ? lcn_failresult(L, st) : 1;
 }
 
 /* cn.cluster.model(centroids) → a model from a k × bands tensor;

@@ -17,8 +17,6 @@ typedef struct lcn_kmeans {
 
 lcn_kmeans *lcl_pushmodel(lua_State *L);          /* a closed handle, to fill */
 lcn_kmeans *lcl_checkmodel(lua_State *L, int idx); /* raises if closed or not one */
-/* nil, message for failures of the data (pushed; returns 2); raises for memory errors. */
-int lcl_data_fail(lua_State *L, cn_status st);
 /* A 2-D tensor argument as rows × bands; raises otherwise. */
 const float *lcl_checkrows(lua_State *L, int idx, int64_t *n, int *d);
 /* Opens path as a raster handle pushed on the stack (closed by the collector). */

@@ -68,7 +68,7 @@ static int m_predict_raster(lua_State *L)
     if (!ru) {
         cn_status st = lcl_open_raster(L, luaL_checkstring(L, 2), &ru);
         if (st)
-            return lcl_data_fail(L, st);
+            return lcn_failresult(L, st);
     }
     lcn_run run;
     lcn_run_begin(L, &run, lcn_progress_opt(L, 4, fname));
@@ -121,7 +121,7 @@ static int m_partial_fit(lua_State *L)
                           d == 1 ? "" : "s", cn_kmeans_dims(u->km));
     cn_status st = cn_kmeans_partial_fit(u->km, x, n, d, &o);
     if (st)
-        return lcl_data_fail(L, st);
+        return lcn_failresult(L, st);
     lua_settop(L, 1);
     return 1;
 }
@@ -190,7 +190,7 @@ static int m_save(lua_State *L)
         return luaL_error(L, "save: the model has no centroids yet");
     cn_status st = cn_kmeans_save(u->km, path, inputs);
     if (st)
-        return lcl_data_fail(L, st);
+        return lcn_failresult(L, st);
     lua_pushboolean(L, 1);
     return 1;
 }

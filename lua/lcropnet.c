@@ -19,6 +19,15 @@ int lcn_fail(lua_State *L)
     return luaL_error(L, "%s", cn_last_error());
 }
 
+int lcn_failresult(lua_State *L, cn_status st)
+{
+    if (st == CN_ENOMEM)
+        return lcn_fail(L);
+    lua_pushnil(L);
+    lua_pushstring(L, cn_last_error());
+    return 2;
+}
+
 cn_rng *lcn_rng(lua_State *L)
 {
     lua_getfield(L, LUA_REGISTRYINDEX, LCN_RNG_KEY);

@@ -43,6 +43,11 @@ typedef struct lcn_layer {
 /* Raises the message of the last libcropnet failure as a Lua error. */
 int lcn_fail(lua_State *L);
 
+/* For a failure of the caller's environment (a file, a scene, a data set): pushes nil and the
+ * message of the last libcropnet failure ("path: reason") and returns 2. Raises instead when st is
+ * CN_ENOMEM: running out of memory is no answer about the file. */
+int lcn_failresult(lua_State *L, cn_status st);
+
 /* The per-state generator behind cn.manual_seed, layer construction and cn.randn. */
 cn_rng *lcn_rng(lua_State *L);
 

@@ -17,16 +17,6 @@
 #define LCN_TEMP_LABELS "cropnet.temp_labels"     /* metatable of a temporary label raster */
 #define LCN_TEMP_LIVE "cropnet.temp_labels.live" /* registry set keeping them alive */
 
-/* nil, message for a file's failure; raises for memory exhaustion. */
-static int data_fail(lua_State *L, cn_status st)
-{
-    if (st == CN_ENOMEM)
-        return lcn_fail(L);
-    lua_pushnil(L);
-    lua_pushstring(L, cn_last_error());
-    return 2;
-}
-
 static void push_color(lua_State *L, const uint8_t rgb[3])
 {
     char hex[8];
@@ -71,7 +61,7 @@ static int l_samples(lua_State *L)
     cn_samples s;
     cn_status st = cn_samples_from_rasters(image, labels, &s);
     if (st)
-        return data_fail(L, st);
+        return lcn_failresult(L, st);
     lcn_pushtensor(L, s.x, 0);
     float *y = cn_tensor_data(s.y);
     for (int64_t i = 0; i < s.count; i++)
@@ -221,7 +211,7 @@ static int l_split(lua_State *L)
     cn_split_result r;
     cn_status st = cn_split_labels(labels, train, test, &o, &r);
     if (st)
-        return data_fail(L, st);
+        return lcn_failresult(L, st);
     push_split_result(L, &r);
     cn_split_result_free(&r);
     return 3;
@@ -248,7 +238,7 @@ static int l_labels_from_vector(lua_State *L)
         size_t n = 0;
         cn_status st = cn_labels_from_vector(vector, field, image, out, &classes, &n);
         if (st)
-            return data_fail(L, st);
+            return lcn_failresult(L, st);
         lua_pushvalue(L, 4);
         push_classes(L, classes, n);
         free(classes);
@@ -259,7 +249,7 @@ static int l_labels_from_vector(lua_State *L)
     luaL_setmetatable(L, LCN_TEMP_LABELS);
     cn_status st = cn_labels_resolve(vector, field, image, s);
     if (st)
-        return data_fail(L, st);
+        return lcn_failresult(L, st);
     if (!s->temp_dir) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s: is a raster, not a vector file", vector);
@@ -293,10 +283,10 @@ static int l_evaluate(lua_State *L)
     cn_metrics m;
     cn_status st = cn_confusion_from_rasters(map, ref, &c);
     if (st)
-        return data_fail(L, st);
+        return lcn_failresult(L, st);
     if ((st = cn_metrics_compute(&c, &m))) {
         cn_confusion_free(&c);
-        return data_fail(L, st);
+        return lcn_failresult(L, st);
     }
     lua_createtable(L, 0, 7);
     set_number(L, "oa", m.oa);

@@ -11,16 +11,6 @@
 #include <jansson.h>
 #include <string.h>
 
-/* nil, message for a file's failure; raises for memory exhaustion. */
-static int file_fail(lua_State *L, cn_status st)
-{
-    if (st == CN_ENOMEM)
-        return lcn_fail(L);
-    lua_pushnil(L);
-    lua_pushstring(L, cn_last_error());
-    return 2;
-}
-
 /* core.data.read_patches(image, positions, patch) -> X (N x bands x patch x patch) or nil, msg.
  * image: a path or an open raster; positions: an N x 2 tensor of 0-based (row, col). */
 static int l_read_patches(lua_State *L)
@@ -51,7 +41,7 @@ static int l_read_patches(lua_State *L)
         st = cn_patches_read(is_path ? opened : r, rc, rc + n, n, (int)patch, x);
     cn_raster_close(opened);
     if (st)
-        return file_fail(L, st);
+        return lcn_failresult(L, st);
     return 1;
 }
 

@@ -96,14 +96,11 @@ int lcn_run_end(lua_State *L, lcn_run *r, cn_status st, const char *what)
         return lua_error(L); /* the callback's error, left at the top by lcn_run_progress */
     if (st == CN_OK)
         return 0;
-    if (st == CN_ENOMEM)
-        return lcn_fail(L);
     if (st == CN_ECANCELLED && sig)
         cn_set_error(st, "%s: interrupted by %s", what, sig == SIGINT ? "SIGINT" : "SIGTERM");
-    lua_pushnil(L);
-    lua_pushstring(L, cn_last_error());
+    int n = lcn_failresult(L, st);
     if (!sig)
-        return 2;
+        return n;
     lua_pushliteral(L, "interrupted");
     return 3;
 }

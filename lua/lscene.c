@@ -47,13 +47,8 @@ static int l_mat_variables(lua_State *L)
     const char *path = luaL_checkstring(L, 1);
     cn_mat_list list;
     cn_status st = cn_mat_list_read(path, &list);
-    if (st == CN_ENOMEM)
-        return lcn_fail(L);
-    if (st) {
-        lua_pushnil(L);
-        lua_pushstring(L, cn_last_error());
-        return 2;
-    }
+    if (st)
+        return lcn_failresult(L, st);
     lua_createtable(L, (int)list.count, 0);
     for (size_t i = 0; i < list.count; i++) {
         const cn_mat_variable *v = &list.vars[i];
