@@ -4,11 +4,16 @@
 --   local r = clitest.run("classify", img, model, "-o", out)  -- r.code, r.stdout, r.stderr
 --   clitest.tmp("name.tif")                                    -- a path in the scratch folder
 --   clitest.exists(path), clitest.data(rel)                     -- ../shared/data/<rel> or nil
+--   clitest.data_dir("hsi", "SalinasA_corrected.mat")          -- ../shared/data/hsi or nil
 --   local dir, path = clitest.workdir("name")                   -- a fresh scratch folder
 --   clitest.read(file), clitest.write(file, bytes), clitest.listing(dir)
+--   clitest.ok(r)                                               -- asserts exit 0, returns r
+--   clitest.salinasA(dir)                                       -- SalinasA imported and split
 --
 -- Arguments are shell-quoted, so any path works. ctest sets CROPNET_BIN, CROPNET_TMP and
 -- CROPNET_SOURCE (tests/CMakeLists.txt).
+local luassert = require "luassert" -- busted's own assert: a spec's `assert` is not global here
+
 local clitest = {}
 
 clitest.bin = os.getenv("CROPNET_BIN") or "cropnet"
@@ -88,6 +93,33 @@ end
 function clitest.data(rel)
   local path = clitest.source .. "/../shared/data/" .. rel
   return clitest.exists(path) and path or nil
+end
+
+-- The folder ../shared/data/<dir> when it holds the file `probe`, or nil (the caller then skips,
+-- saying so).
+function clitest.data_dir(dir, probe)
+  return clitest.data(dir .. "/" .. probe) and clitest.source .. "/../shared/data/" .. dir or nil
+end
+
+-- Asserts that a run succeeded, its stderr the failure message; returns the run.
+function clitest.ok(r)
+  luassert.equal(0, r.code, r.stderr)
+  return r
+end
+
+-- SalinasA as the end-to-end specs start from it: both .mat files of ../shared/data/hsi imported
+-- into `dir` (salinasA.tif, gt.tif) and the ground truth split 5% per class with seed 1
+-- (train.tif, test.tif). Asserts every step succeeded; returns the four paths. The caller checks
+-- that the data is present first (clitest.data_dir), so that a machine without it skips.
+function clitest.salinasA(dir)
+  local hsi = assert(clitest.data_dir("hsi", "SalinasA_corrected.mat"), "../shared/data/hsi is absent")
+  local p = { image = dir .. "/salinasA.tif", gt = dir .. "/gt.tif", train = dir .. "/train.tif",
+    test = dir .. "/test.tif" }
+  clitest.ok(clitest.run("import", hsi .. "/SalinasA_corrected.mat", "-o", p.image))
+  clitest.ok(clitest.run("import", hsi .. "/SalinasA_gt.mat", "-o", p.gt))
+  clitest.ok(clitest.run("split", p.gt, "--train", p.train, "--test", p.test,
+    "--train-fraction", "0.05", "--seed", "1", "-q"))
+  return p
 end
 
 -- The one-line error contract: exactly one line on stderr, "cropnet: ...".

@@ -3,27 +3,18 @@
 -- the crop map and its accuracy on the test split.
 local clitest = require "clitest"
 
-local hsi = clitest.data("hsi/SalinasA_corrected.mat") and clitest.source .. "/../shared/data/hsi"
-
-local function ok(r)
-  assert.equal(0, r.code, r.stderr)
-  return r
-end
+local hsi = clitest.data_dir("hsi", "SalinasA_corrected.mat")
+local ok = clitest.ok
 
 describe("SalinasA with the default CNN", function()
   if not hsi then
     pending("../shared/data/hsi is absent: SalinasA CNN test not run")
     return
   end
-  local dir = clitest.tmp("cnn_workflow")
-  os.execute("mkdir -p " .. clitest.quote(dir))
-  local function at(name) return dir .. "/" .. name end
+  local dir, at = clitest.workdir("cnn_workflow")
 
   it("reaches an overall accuracy of at least 0.99 on the 5% split", function()
-    ok(clitest.run("import", hsi .. "/SalinasA_corrected.mat", "-o", at("salinasA.tif")))
-    ok(clitest.run("import", hsi .. "/SalinasA_gt.mat", "-o", at("gt.tif")))
-    ok(clitest.run("split", at("gt.tif"), "--train", at("train.tif"), "--test", at("test.tif"),
-      "--train-fraction", "0.05", "--seed", "1", "-q"))
+    clitest.salinasA(dir) -- salinasA.tif, gt.tif, train.tif, test.tif
     ok(clitest.run("train", at("salinasA.tif"), "--labels", at("train.tif"), "-o", at("cnn.cropnet"),
       "--arch", "cnn", "--seed", "1", "-q"))
     ok(clitest.run("classify", at("salinasA.tif"), at("cnn.cropnet"), "-o", at("map.tif"), "-q"))

@@ -5,14 +5,8 @@
 local clitest = require "clitest"
 local cn = require "cropnet"
 
-local dir = clitest.tmp("patch_spec")
-os.execute("mkdir -p " .. clitest.quote(dir))
-local function at(name) return dir .. "/" .. name end
-
-local function ok(r)
-  assert.equal(0, r.code, r.stderr)
-  return r
-end
+local _, at = clitest.workdir("patch_spec")
+local ok = clitest.ok
 
 local function shape(t)
   local s = {}

@@ -3,12 +3,8 @@
 -- maps the scene.
 local clitest = require "clitest"
 
-local hsi = clitest.data("hsi/SalinasA_corrected.mat") and clitest.source .. "/../shared/data/hsi"
-
-local function ok(r)
-  assert.equal(0, r.code, r.stderr)
-  return r
-end
+local hsi = clitest.data_dir("hsi", "SalinasA_corrected.mat")
+local ok = clitest.ok
 
 describe("the residual CNN sample", function()
   if not hsi then

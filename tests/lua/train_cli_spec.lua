@@ -3,14 +3,8 @@
 local clitest = require "clitest"
 local cn = require "cropnet"
 
-local dir = clitest.tmp("train_cli")
-os.execute("mkdir -p " .. clitest.quote(dir))
-local function at(name) return dir .. "/" .. name end
-
-local function ok(r)
-  assert.equal(0, r.code, r.stderr)
-  return r
-end
+local _, at = clitest.workdir("train_cli")
+local ok = clitest.ok
 
 setup(function()
   ok(clitest.run("synth", "-o", at("scene.tif"), "--labels", at("labels.tif"), "--width", "64",
@@ -57,11 +51,11 @@ describe("cropnet train", function()
   end)
 
   it("refuses an output path equal to the image", function()
-    local before = io.open(at("scene.tif"), "rb"):read("a")
+    local before = clitest.read(at("scene.tif"))
     local r = clitest.run("train", at("scene.tif"), "--labels", at("labels.tif"), "-o", at("scene.tif"), "-q")
     assert.is_true(clitest.one_line_error(r), r.stderr)
     assert.matches("the output path is also an input", r.stderr, 1, true)
-    assert.is_true(before == io.open(at("scene.tif"), "rb"):read("a"))
+    assert.is_true(before == clitest.read(at("scene.tif")))
   end)
 
   it("refuses a missing image, naming it", function()

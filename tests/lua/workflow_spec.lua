@@ -3,28 +3,20 @@
 -- its accuracy — and the Landsat-5 sample that trains from a reprojected vector file.
 local clitest = require "clitest"
 
-local hsi = clitest.data("hsi/SalinasA_corrected.mat") and clitest.source .. "/../shared/data/hsi"
-local landsat = clitest.data("landsat/LT52240631988227CUB02_B1.TIF") and clitest.source .. "/../shared/data/landsat"
+local hsi = clitest.data_dir("hsi", "SalinasA_corrected.mat")
+local landsat = clitest.data_dir("landsat", "LT52240631988227CUB02_B1.TIF")
 
-local function ok(r)
-  assert.equal(0, r.code, r.stderr)
-  return r
-end
+local ok = clitest.ok
 
 describe("SalinasA end to end", function()
   if not hsi then
     pending("../shared/data/hsi is absent: SalinasA end-to-end test not run")
     return
   end
-  local dir = clitest.tmp("workflow_salinas")
-  os.execute("mkdir -p " .. clitest.quote(dir))
-  local function at(name) return dir .. "/" .. name end
+  local dir, at = clitest.workdir("workflow_salinas")
 
   it("reaches an overall accuracy of at least 0.95 on the 5% split", function()
-    ok(clitest.run("import", hsi .. "/SalinasA_corrected.mat", "-o", at("salinasA.tif")))
-    ok(clitest.run("import", hsi .. "/SalinasA_gt.mat", "-o", at("gt.tif")))
-    ok(clitest.run("split", at("gt.tif"), "--train", at("train.tif"), "--test", at("test.tif"),
-      "--train-fraction", "0.05", "--seed", "1", "-q"))
+    clitest.salinasA(dir) -- salinasA.tif, gt.tif, train.tif, test.tif
     ok(clitest.run("train", at("salinasA.tif"), "--labels", at("train.tif"), "-o", at("mlp.cropnet"), "--seed", "1", "-q"))
     ok(clitest.run("classify", at("salinasA.tif"), at("mlp.cropnet"), "-o", at("map.tif"), "-q"))
     local r = ok(clitest.run("eval", at("map.tif"), at("test.tif"), "--json"))
@@ -42,8 +34,7 @@ describe("SalinasA end to end", function()
 
   it("trains the same model twice from the same seed", function()
     ok(clitest.run("train", at("salinasA.tif"), "--labels", at("train.tif"), "-o", at("again.cropnet"), "--seed", "1", "-q"))
-    local function bytes(p) local f = assert(io.open(p, "rb")) local s = f:read("a") f:close() return s end
-    assert.is_true(bytes(at("mlp.cropnet")) == bytes(at("again.cropnet")))
+    assert.is_true(clitest.read(at("mlp.cropnet")) == clitest.read(at("again.cropnet")))
   end)
 end)
 
