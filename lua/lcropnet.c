@@ -9,6 +9,7 @@
 #include "lcropnet.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #define LCN_RNG_KEY "cropnet.rng"
@@ -43,6 +44,19 @@ int lcn_traceback(lua_State *L)
         return 1;
     luaL_traceback(L, L, msg, 1);
     return 1;
+}
+
+void lcn_pushclass(lua_State *L, int id, const char *name, const uint8_t rgb[3])
+{
+    char hex[8];
+    snprintf(hex, sizeof hex, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
+    lua_createtable(L, 0, 3);
+    lua_pushinteger(L, id);
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, hex);
+    lua_setfield(L, -2, "color");
 }
 
 void lcn_createmeta(lua_State *L, const char *tname, const luaL_Reg *methods,

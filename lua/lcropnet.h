@@ -58,6 +58,9 @@ int lcn_traceback(lua_State *L);
  * same results whatever the count; only the time changes). */
 lua_Integer lcn_default_threads(void);
 
+/* Pushes {id =, name =, color = "#rrggbb"}: a class as every class list of the API shows it. */
+void lcn_pushclass(lua_State *L, int id, const char *name, const uint8_t rgb[3]);
+
 /* Doubles outside float range become ±inf explicitly (the C conversion would be undefined). */
 static inline float lcn_tofloat(lua_Number v)
 {

@@ -17,23 +17,10 @@
 #define LCN_TEMP_LABELS "cropnet.temp_labels"     /* metatable of a temporary label raster */
 #define LCN_TEMP_LIVE "cropnet.temp_labels.live" /* registry set keeping them alive */
 
-static void push_color(lua_State *L, const uint8_t rgb[3])
-{
-    char hex[8];
-    snprintf(hex, sizeof hex, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
-    lua_pushstring(L, hex);
-}
-
 /* {id =, name =, color = "#rrggbb", rgb = {r, g, b}} */
 static void push_class(lua_State *L, const cn_class_info *c)
 {
-    lua_createtable(L, 0, 4);
-    lua_pushinteger(L, c->id);
-    lua_setfield(L, -2, "id");
-    lua_pushstring(L, c->name);
-    lua_setfield(L, -2, "name");
-    push_color(L, c->rgb);
-    lua_setfield(L, -2, "color");
+    lcn_pushclass(L, c->id, c->name, c->rgb);
     lua_createtable(L, 3, 0);
     for (int i = 0; i < 3; i++) {
         lua_pushinteger(L, c->rgb[i]);

@@ -19,27 +19,7 @@
  */
 #include "lcropnet.h"
 
-#include <stdio.h>
 #include <string.h>
-
-static void push_rgb(lua_State *L, const uint8_t rgb[3])
-{
-    char hex[8];
-    snprintf(hex, sizeof hex, "#%02x%02x%02x", rgb[0], rgb[1], rgb[2]);
-    lua_pushstring(L, hex);
-}
-
-static void push_class(lua_State *L, int index, int id, const char *name, const uint8_t rgb[3])
-{
-    lua_createtable(L, 0, 3);
-    lua_pushinteger(L, id);
-    lua_setfield(L, -2, "id");
-    lua_pushstring(L, name);
-    lua_setfield(L, -2, "name");
-    push_rgb(L, rgb);
-    lua_setfield(L, -2, "color");
-    lua_rawseti(L, -2, index);
-}
 
 /* mat_variables(path) → list of {name, class, dims, complex, importable} */
 static int l_mat_variables(lua_State *L)
@@ -240,8 +220,10 @@ static int l_benchmark_classes(lua_State *L)
         return 2;
     }
     lua_createtable(L, (int)bm->count, 0);
-    for (size_t i = 0; i < bm->count; i++)
-        push_class(L, (int)i + 1, bm->classes[i].id, bm->classes[i].name, bm->classes[i].rgb);
+    for (size_t i = 0; i < bm->count; i++) {
+        lcn_pushclass(L, bm->classes[i].id, bm->classes[i].name, bm->classes[i].rgb);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
     lua_pushstring(L, bm->key);
     return 2;
 }
@@ -255,7 +237,8 @@ static int l_synth_classes(lua_State *L)
     for (int id = 1; id <= (int)k; id++) {
         uint8_t rgb[3];
         cn_synth_class_rgb(id, rgb);
-        push_class(L, id, id, cn_synth_class_name(id), rgb);
+        lcn_pushclass(L, id, cn_synth_class_name(id), rgb);
+        lua_rawseti(L, -2, id);
     }
     return 1;
 }

@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,16 +66,7 @@ static int l_pixel_model_info(lua_State *L)
     lua_setfield(L, -2, "max_id");
     lua_createtable(L, n > INT_MAX ? 0 : (int)n, 0);
     for (size_t i = 0; i < n; i++) {
-        lua_createtable(L, 0, 3);
-        lua_pushinteger(L, classes[i].id);
-        lua_setfield(L, -2, "id");
-        lua_pushstring(L, classes[i].name);
-        lua_setfield(L, -2, "name");
-        char color[8];
-        snprintf(color, sizeof color, "#%02x%02x%02x", classes[i].rgb[0], classes[i].rgb[1],
-                 classes[i].rgb[2]);
-        lua_pushstring(L, color);
-        lua_setfield(L, -2, "color");
+        lcn_pushclass(L, classes[i].id, classes[i].name, classes[i].rgb);
         lua_rawseti(L, -2, (lua_Integer)i + 1);
     }
     lua_setfield(L, -2, "classes");
