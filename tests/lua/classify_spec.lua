@@ -64,11 +64,7 @@ local image, model = path("field.tif"), path("field.cropnet")
 make_image(image, 61, 47, 3, pattern)
 make_model(model, 3)
 
-local function gdalinfo(file)
-  local r = clitest.sh("gdalinfo " .. q(file))
-  assert(r.code == 0, r.stderr)
-  return r.stdout
-end
+local gdalinfo = clitest.gdalinfo
 
 -- Distinct values of a one-band raster, through the Lua API.
 local function classes_in(file)

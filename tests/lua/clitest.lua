@@ -8,6 +8,7 @@
 --   local dir, path = clitest.workdir("name")                   -- a fresh scratch folder
 --   clitest.read(file), clitest.write(file, bytes), clitest.listing(dir)
 --   clitest.ok(r)                                               -- asserts exit 0, returns r
+--   clitest.gdalinfo(file[, "-json"])                           -- gdalinfo's report
 --   clitest.salinasA(dir)                                       -- SalinasA imported and split
 --
 -- Arguments are shell-quoted, so any path works. ctest sets CROPNET_BIN, CROPNET_TMP and
@@ -105,6 +106,15 @@ end
 function clitest.ok(r)
   luassert.equal(0, r.code, r.stderr)
   return r
+end
+
+-- gdalinfo's report on a file, `options` (such as "-json") before it; asserts that gdalinfo ran,
+-- the command line and its stderr the failure message.
+function clitest.gdalinfo(file, options)
+  local line = "gdalinfo " .. (options and options .. " " or "") .. quote(file)
+  local r = clitest.sh(line)
+  luassert.equal(0, r.code, line .. ": " .. r.stderr)
+  return r.stdout
 end
 
 -- SalinasA as the end-to-end specs start from it: both .mat files of ../shared/data/hsi imported

@@ -8,8 +8,7 @@ local clitest = require "clitest"
 local cn = require "cropnet"
 
 local q = clitest.quote
-local dir = clitest.tmp("cluster_sklearn_spec")
-os.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
+local dir = clitest.workdir("cluster_sklearn_spec")
 local script = clitest.source .. "/tests/python/kmeans_vs_sklearn.py"
 
 -- Writes a tensor as little-endian float32 (row-major) and returns the path.
@@ -19,9 +18,7 @@ local function dump(t, name)
     for _, v in ipairs(row) do parts[#parts + 1] = string.pack("<f", v) end
   end
   local file = dir .. "/" .. name
-  local f = assert(io.open(file, "wb"))
-  f:write(table.concat(parts))
-  f:close()
+  clitest.write(file, table.concat(parts))
   return file
 end
 

@@ -5,23 +5,12 @@ local clitest = require "clitest"
 local cn = require "cropnet"
 
 local q = clitest.quote
-local dir = clitest.tmp("cluster_spec")
-os.execute("rm -rf " .. q(dir) .. " && mkdir -p " .. q(dir))
-local function path(name) return dir .. "/" .. name end
+local dir, path = clitest.workdir("cluster_spec")
+local landsat = clitest.data_dir("landsat", "LT52240631988227CUB02_B1.TIF")
 
-local function listing()
-  local p = io.popen("ls -A " .. q(dir))
-  local names = {}
-  for line in p:lines() do names[#names + 1] = line end
-  p:close()
-  return table.concat(names, " ")
-end
+local function listing() return clitest.listing(dir) end
 
-local function write(file, bytes)
-  local f = assert(io.open(file, "wb"))
-  f:write(bytes)
-  f:close()
-end
+local write = clitest.write
 
 -- A W × H × bands Float32 GeoTIFF (UTM 22N, 30 m, nodata -9999) from value(x, y, b), made from
 -- raw bytes with a VRT and gdal_translate.
@@ -84,12 +73,6 @@ local function zones_recovered(ids)
     end
   end
   return seen[1] ~= seen[2] and seen[2] ~= seen[3] and seen[1] ~= seen[3]
-end
-
-local function gdalinfo_json(file)
-  local r = clitest.sh("gdalinfo -json " .. q(file))
-  assert(r.code == 0, r.stderr)
-  return r.stdout
 end
 
 describe("cn.cluster.kmeans on tensors", function()
@@ -222,7 +205,7 @@ describe("cropnet cluster", function()
     local r = clitest.run("cluster", scene, "-k", "3", "-o", out, "--seed", "1", "-q")
     assert.equal(0, r.code, r.stderr)
     assert.is_true(zones_recovered(read_ids(out)))
-    local info = gdalinfo_json(out)
+    local info = clitest.gdalinfo(out, "-json")
     assert.matches('"KMEANS_CENTROIDS":"%[%[', info)
     assert.matches('"KMEANS_INERTIA":"[%d.e+]+"', info)
     assert.matches('"KMEANS_K":"3"', info)
@@ -298,15 +281,14 @@ describe("cropnet cluster", function()
   end)
 
   it("segments the real Landsat-5 scene into zones", function()
-    local data = clitest.data("landsat/LT52240631988227CUB02_B1.TIF")
-    if not data then
+    if not landsat then
       pending("../shared/data/landsat is absent")
       return
     end
     local stack = path("landsat.vrt")
     local bands = {}
     for _, b in ipairs { 1, 2, 3, 4, 5, 7 } do
-      bands[#bands + 1] = q((data:gsub("_B1%.TIF$", "_B" .. b .. ".TIF")))
+      bands[#bands + 1] = q(landsat .. "/LT52240631988227CUB02_B" .. b .. ".TIF")
     end
     assert.equal(0, clitest.sh("gdalbuildvrt -q -separate " .. q(stack) .. " " .. table.concat(bands, " ")).code)
     local out = path("landsat_zones.tif")
@@ -325,14 +307,13 @@ describe("cropnet cluster", function()
   end)
 
   it("runs the Landsat zones sample", function()
-    local data = clitest.data("landsat/LT52240631988227CUB02_B1.TIF")
-    if not data then
+    if not landsat then
       pending("../shared/data/landsat is absent")
       return
     end
     local out = path("sample")
     local r = clitest.run("run", clitest.source .. "/samples/landsat_kmeans.lua",
-      (data:gsub("/[^/]*$", "")), out, "4")
+      landsat, out, "4")
     assert.equal(0, r.code, r.stderr)
     assert.matches("k%-means on 88970 pixels", r.stdout)
     assert.is_true(clitest.exists(out .. "/zones.tif"))

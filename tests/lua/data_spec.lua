@@ -392,7 +392,7 @@ describe("cropnet split", function()
       "--train-fraction", "0.2", "--seed", "4", "--block", "5")
     assert.equal(0, res.code, res.stderr)
     assert.truthy(res.stdout:find("total", 1, true))
-    local info = sh("gdalinfo " .. q(path("te.tif")))
+    local info = clitest.gdalinfo(path("te.tif"))
     assert.truthy(info:find("maize", 1, true))
     local tr, te = read_raster(path("tr.tif")), read_raster(path("te.tif"))
     for i = 1, W * H do assert.is_true(tr[i] == 0 or te[i] == 0) end

@@ -38,11 +38,7 @@ local function cut(src, dst, bytes)
   g:close()
 end
 
-local function gdalinfo(file)
-  local r = clitest.sh("gdalinfo " .. q(file))
-  assert(r.code == 0, r.stderr)
-  return r.stdout
-end
+local gdalinfo = clitest.gdalinfo
 
 describe("cn.scene.benchmark_classes", function()
   it("gives the Salinas table for SalinasA's variable and file names", function()

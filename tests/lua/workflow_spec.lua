@@ -25,7 +25,7 @@ describe("SalinasA end to end", function()
   end)
 
   it("writes a map with the input's size, colour table, class names and nodata 0", function()
-    local info = ok(clitest.sh("gdalinfo " .. clitest.quote(at("map.tif")))).stdout
+    local info = clitest.gdalinfo(at("map.tif"))
     assert.matches("Size is 86, 83", info, 1, true)
     assert.matches("NoData Value=0", info, 1, true)
     assert.matches("Color Table", info, 1, true)
@@ -47,7 +47,7 @@ describe("the Landsat-5 sample", function()
     local dir = clitest.tmp("workflow_landsat")
     local r = ok(clitest.run("run", clitest.source .. "/samples/landsat_zones.lua", landsat, dir))
     assert.matches("crop map: ", r.stdout, 1, true)
-    local info = ok(clitest.sh("gdalinfo " .. clitest.quote(dir .. "/landsat_map.tif"))).stdout
+    local info = clitest.gdalinfo(dir .. "/landsat_map.tif")
     assert.matches("Size is 287, 310", info, 1, true)
     assert.matches("WGS 84 / UTM zone 22N", info, 1, true)
     for _, name in ipairs { "cleared", "forest", "water" } do
