@@ -8,6 +8,7 @@
  * and a raster handle given as image is marked busy, so a callback cannot free what C uses.
  */
 #include "lcropnet.h"
+#include "lopts.h"
 
 #include <string.h>
 #include <unistd.h>
@@ -24,17 +25,6 @@ static const char *string_opt(lua_State *L, const char *name)
     return lua_tostring(L, -1);
 }
 
-static int int_opt(lua_State *L, const char *name, lua_Integer lo, lua_Integer hi)
-{
-    int isnum;
-    lua_getfield(L, 1, name);
-    lua_Integer v = lua_isnil(L, -1) ? 0 : lua_tointegerx(L, -1, &isnum);
-    if (!lua_isnil(L, -1) && (!isnum || v < lo || v > hi))
-        luaL_error(L, "cn.classify: option '%s' must be an integer in %I..%I", name, lo, hi);
-    lua_pop(L, 1);
-    return (int)v;
-}
-
 /* The creation options table as a NULL-terminated array of copies, in a userdata on the stack. */
 static const char *const *creation_options(lua_State *L)
 {
@@ -43,50 +33,18 @@ static const char *const *creation_options(lua_State *L)
         return NULL;
     if (t != LUA_TTABLE)
         luaL_error(L, "cn.classify: option 'creation_options' must be a table of \"NAME=VALUE\"");
-    int tbl = lua_gettop(L);
-    lua_Integer n = luaL_len(L, tbl);
-    if (n < 0 || n > 1000)
+    lua_Integer bad;
+    const char *const *list = lcn_string_array(L, -1, &bad);
+    if (!list && !bad)
         luaL_error(L, "cn.classify: too many creation options");
-    size_t bytes = 0;
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, tbl, i) != LUA_TSTRING)
-            luaL_error(L, "cn.classify: creation option %I must be a string \"NAME=VALUE\"", i);
-        bytes += lua_rawlen(L, -1) + 1;
-        lua_pop(L, 1);
-    }
-    size_t head = ((size_t)n + 1) * sizeof(char *);
-    char **list = lua_newuserdatauv(L, head + bytes, 0);
-    char *p = (char *)list + head;
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, tbl, i);
-        size_t len;
-        const char *s = lua_tolstring(L, -1, &len);
-        memcpy(p, s, len + 1);
-        list[i - 1] = p;
-        p += len + 1;
-        lua_pop(L, 1);
-    }
-    list[n] = NULL;
-    return (const char *const *)list;
+    if (!list)
+        luaL_error(L, "cn.classify: creation option %I must be a string \"NAME=VALUE\"", bad);
+    return list;
 }
 
-static void check_known(lua_State *L)
-{
-    static const char *const known[] = {"model", "image", "output", "confidence",
-                                        "probabilities", "tile", "ram", "creation_options",
-                                        "progress", NULL};
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        int i = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            while (known[i] && strcmp(known[i], lua_tostring(L, -2)) != 0)
-                i++;
-        if (lua_type(L, -2) != LUA_TSTRING || !known[i])
-            luaL_error(L, "cn.classify: unknown option '%s'",
-                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
-        lua_pop(L, 1);
-    }
-}
+static const char *const known_options[] = {"model", "image", "output", "confidence",
+                                            "probabilities", "tile", "ram", "creation_options",
+                                            "progress", NULL};
 
 /* cn.classify{model=, image=, output=, confidence=, probabilities=, tile=, ram=,
  * creation_options=, progress=} → true, or nil and "path: reason" */
@@ -94,7 +52,7 @@ static int l_classify(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    check_known(L);
+    lcn_check_options(L, 1, known_options, "cn.classify");
     cn_classify_options o;
     memset(&o, 0, sizeof o);
     const char *output = string_opt(L, "output");
@@ -102,8 +60,8 @@ static int l_classify(lua_State *L)
         return luaL_error(L, "cn.classify: option 'output' is required");
     o.confidence = string_opt(L, "confidence");
     o.probabilities = string_opt(L, "probabilities");
-    o.tile = int_opt(L, "tile", 1, 1 << 20);
-    o.ram_mb = int_opt(L, "ram", 1, 1 << 30);
+    o.tile = (int)lcn_int_opt(L, 1, "tile", 0, 1, 1 << 20, "cn.classify");
+    o.ram_mb = (int)lcn_int_opt(L, 1, "ram", 0, 1, 1 << 30, "cn.classify");
     o.creation_options = creation_options(L);
 
     /* the model: a handle from cn.load / cn.train, or a path loaded here */

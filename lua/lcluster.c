@@ -10,6 +10,7 @@
  * returns nil, "what: reason".
  */
 #include "lcluster.h"
+#include "lopts.h"
 
 #include <string.h>
 
@@ -55,73 +56,7 @@ cn_status lcl_open_raster(lua_State *L, const char *path, lcn_raster **out)
     return cn_raster_open(path, &u->r);
 }
 
-/* opts[name], a list of strings, as a NULL-terminated array of copies in a userdata left on the
- * stack (a callback changing the table cannot pull them away); NULL when absent. */
-const char *const *lcl_string_list(lua_State *L, int idx, const char *name, const char *fname)
-{
-    int t = lua_getfield(L, idx, name);
-    if (t == LUA_TNIL) {
-        lua_pop(L, 1);
-        return NULL;
-    }
-    if (t != LUA_TTABLE)
-        luaL_error(L, "%s: option '%s' must be a list of strings", fname, name);
-    int tbl = lua_gettop(L);
-    lua_Integer n = luaL_len(L, tbl);
-    if (n < 0 || n > 1000)
-        luaL_error(L, "%s: option '%s' has too many strings", fname, name);
-    size_t bytes = 0;
-    for (lua_Integer i = 1; i <= n; i++) {
-        if (lua_rawgeti(L, tbl, i) != LUA_TSTRING)
-            luaL_error(L, "%s: option '%s' must be a list of strings", fname, name);
-        bytes += lua_rawlen(L, -1) + 1;
-        lua_pop(L, 1);
-    }
-    size_t head = ((size_t)n + 1) * sizeof(char *);
-    char **list = lua_newuserdatauv(L, head + bytes, 0);
-    char *p = (char *)list + head;
-    for (lua_Integer i = 1; i <= n; i++) {
-        lua_rawgeti(L, tbl, i);
-        size_t len;
-        const char *str = lua_tolstring(L, -1, &len);
-        memcpy(p, str, len + 1);
-        list[i - 1] = p;
-        p += len + 1;
-        lua_pop(L, 1);
-    }
-    list[n] = NULL;
-    return (const char *const *)list;
-}
-
 /* ---------------------------------------------------------------- options */
-
-void lcl_check_known(lua_State *L, int idx, const char *const *known, const char *fname)
-{
-    lua_pushnil(L);
-    while (lua_next(L, idx)) {
-        int i = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            while (known[i] && strcmp(known[i], lua_tostring(L, -2)) != 0)
-                i++;
-        if (lua_type(L, -2) != LUA_TSTRING || !known[i])
-            luaL_error(L, "%s: unknown option '%s'", fname,
-                       lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
-        lua_pop(L, 1);
-    }
-}
-
-/* opts[name] as an integer in lo..hi, or def when absent. */
-lua_Integer lcl_int_opt(lua_State *L, int idx, const char *name, lua_Integer def,
-                           lua_Integer lo, lua_Integer hi, const char *fname)
-{
-    int isnum;
-    lua_getfield(L, idx, name);
-    lua_Integer v = lua_isnil(L, -1) ? def : lua_tointegerx(L, -1, &isnum);
-    if (!lua_isnil(L, -1) && (!isnum || v < lo || v > hi))
-        luaL_error(L, "%s: option '%s' must be an integer in %I..%I", fname, name, lo, hi);
-    lua_pop(L, 1);
-    return v;
-}
 
 static const char *const known_options[] = {
     "data", "k", "seed", "init", "n_init", "max_iter", "tol", "sample", "minibatch", "threads",
@@ -131,13 +66,13 @@ static const char *const known_options[] = {
 static void kmeans_opts(lua_State *L, int idx, cn_kmeans_options *o, const char *fname)
 {
     cn_kmeans_defaults(o);
-    o->k = (int)lcl_int_opt(L, idx, "k", 0, 1, CN_CLASS_ID_MAX, fname);
+    o->k = (int)lcn_int_opt(L, idx, "k", 0, 1, CN_CLASS_ID_MAX, fname);
     if (o->k == 0)
         luaL_error(L, "%s: option 'k' (the number of clusters, >= 1) is required", fname);
-    o->seed = (uint64_t)lcl_int_opt(L, idx, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, fname);
-    o->n_init = (int)lcl_int_opt(L, idx, "n_init", 1, 1, 10000, fname);
-    o->max_iter = (int)lcl_int_opt(L, idx, "max_iter", 300, 1, 1 << 30, fname);
-    o->threads = (int)lcl_int_opt(L, idx, "threads", lcn_default_threads(), 1, 4096, fname);
+    o->seed = (uint64_t)lcn_int_opt(L, idx, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, fname);
+    o->n_init = (int)lcn_int_opt(L, idx, "n_init", 1, 1, 10000, fname);
+    o->max_iter = (int)lcn_int_opt(L, idx, "max_iter", 300, 1, 1 << 30, fname);
+    o->threads = (int)lcn_int_opt(L, idx, "threads", lcn_default_threads(), 1, 4096, fname);
     lua_getfield(L, idx, "tol");
     if (!lua_isnil(L, -1)) {
         int isnum;
@@ -248,9 +183,9 @@ static void minibatch_opt(lua_State *L, int64_t *batch, int64_t *steps, const ch
     } else if (t == LUA_TTABLE) {
         int idx = lua_gettop(L);
         static const char *const known[] = {"batch", "steps", NULL};
-        lcl_check_known(L, idx, known, fname);
-        *batch = lcl_int_opt(L, idx, "batch", 1024, 1, (lua_Integer)1 << 40, fname);
-        *steps = lcl_int_opt(L, idx, "steps", 0, 0, (lua_Integer)1 << 50, fname);
+        lcn_check_options(L, idx, known, fname);
+        *batch = lcn_int_opt(L, idx, "batch", 1024, 1, (lua_Integer)1 << 40, fname);
+        *steps = lcn_int_opt(L, idx, "steps", 0, 0, (lua_Integer)1 << 50, fname);
     } else if (t != LUA_TBOOLEAN) {
         luaL_error(L, "%s: option 'minibatch' must be true or {batch =, steps =}", fname);
     }
@@ -282,13 +217,13 @@ static int l_kmeans(lua_State *L)
     const char *fname = "cn.cluster.kmeans";
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    lcl_check_known(L, 1, known_options, fname);
+    lcn_check_options(L, 1, known_options, fname);
     cn_cluster_options co;
     memset(&co, 0, sizeof co);
     kmeans_opts(L, 1, &co.kmeans, fname);
-    co.sample = lcl_int_opt(L, 1, "sample", 0, 1, (lua_Integer)1 << 50, fname);
-    co.tile = (int)lcl_int_opt(L, 1, "tile", 0, 1, 1 << 20, fname);
-    co.ram_mb = (int)lcl_int_opt(L, 1, "ram", 0, 1, 1 << 30, fname);
+    co.sample = lcn_int_opt(L, 1, "sample", 0, 1, (lua_Integer)1 << 50, fname);
+    co.tile = (int)lcn_int_opt(L, 1, "tile", 0, 1, 1 << 20, fname);
+    co.ram_mb = (int)lcn_int_opt(L, 1, "ram", 0, 1, 1 << 30, fname);
     minibatch_opt(L, &co.batch, &co.steps, fname);
     staged st_run;
     lcn_kmeans *u = lcl_pushmodel(L);
@@ -342,9 +277,9 @@ static int l_model(lua_State *L)
     cn_status st;
     if (lua_istable(L, 1)) {
         static const char *const known[] = {"k", "bands", NULL};
-        lcl_check_known(L, 1, known, "cn.cluster.model");
-        int k = (int)lcl_int_opt(L, 1, "k", 0, 1, CN_CLASS_ID_MAX, "cn.cluster.model");
-        int d = (int)lcl_int_opt(L, 1, "bands", 0, 1, 1 << 20, "cn.cluster.model");
+        lcn_check_options(L, 1, known, "cn.cluster.model");
+        int k = (int)lcn_int_opt(L, 1, "k", 0, 1, CN_CLASS_ID_MAX, "cn.cluster.model");
+        int d = (int)lcn_int_opt(L, 1, "bands", 0, 1, 1 << 20, "cn.cluster.model");
         if (!k || !d)
             return luaL_error(L, "cn.cluster.model: options 'k' and 'bands' are required");
         lcn_kmeans *u = lcl_pushmodel(L);

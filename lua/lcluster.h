@@ -21,14 +21,6 @@ lcn_kmeans *lcl_checkmodel(lua_State *L, int idx); /* raises if closed or not on
 const float *lcl_checkrows(lua_State *L, int idx, int64_t *n, int *d);
 /* Opens path as a raster handle pushed on the stack (closed by the collector). */
 cn_status lcl_open_raster(lua_State *L, const char *path, lcn_raster **out);
-/* opts[name], a list of strings, as a NULL-terminated array of copies in a userdata left on the
- * stack; NULL when absent. */
-const char *const *lcl_string_list(lua_State *L, int idx, const char *name, const char *fname);
-/* Raises on a key of the table at idx that is not in known (NULL-terminated). */
-void lcl_check_known(lua_State *L, int idx, const char *const *known, const char *fname);
-/* opts[name] as an integer in lo..hi, or def when absent; raises otherwise. */
-lua_Integer lcl_int_opt(lua_State *L, int idx, const char *name, lua_Integer def, lua_Integer lo,
-                        lua_Integer hi, const char *fname);
 /* Registers the model's metatable (lcluster_model.c). */
 void lcl_open_model(lua_State *L);
 

@@ -7,6 +7,7 @@
  * a raster handle given as image are marked busy, so a callback cannot close them.
  */
 #include "lcluster.h"
+#include "lopts.h"
 
 #include <math.h>
 #include <string.h>
@@ -53,15 +54,15 @@ static int m_predict_raster(lua_State *L)
     luaL_checktype(L, 4, LUA_TTABLE);
     static const char *const known[] = {"tile", "ram", "threads", "creation_options",
                                         "progress", "inputs", NULL};
-    lcl_check_known(L, 4, known, fname);
+    lcn_check_options(L, 4, known, fname);
     cn_cluster_options co;
     memset(&co, 0, sizeof co);
     cn_kmeans_defaults(&co.kmeans);
-    co.tile = (int)lcl_int_opt(L, 4, "tile", 0, 1, 1 << 20, fname);
-    co.ram_mb = (int)lcl_int_opt(L, 4, "ram", 0, 1, 1 << 30, fname);
-    co.kmeans.threads = (int)lcl_int_opt(L, 4, "threads", lcn_default_threads(), 1, 4096, fname);
-    co.creation_options = lcl_string_list(L, 4, "creation_options", fname);
-    co.inputs = lcl_string_list(L, 4, "inputs", fname);
+    co.tile = (int)lcn_int_opt(L, 4, "tile", 0, 1, 1 << 20, fname);
+    co.ram_mb = (int)lcn_int_opt(L, 4, "ram", 0, 1, 1 << 30, fname);
+    co.kmeans.threads = (int)lcn_int_opt(L, 4, "threads", lcn_default_threads(), 1, 4096, fname);
+    co.creation_options = lcn_strings_opt(L, 4, "creation_options", fname);
+    co.inputs = lcn_strings_opt(L, 4, "inputs", fname);
     lcn_raster *ru = luaL_testudata(L, 2, LCN_RASTER);
     if (ru && !ru->r)
         return luaL_error(L, "%s: the image is a closed raster", fname);
@@ -101,9 +102,9 @@ static int m_partial_fit(lua_State *L)
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
         static const char *const known[] = {"seed", "init", "threads", NULL};
-        lcl_check_known(L, 3, known, "partial_fit");
-        o.seed = (uint64_t)lcl_int_opt(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, "partial_fit");
-        o.threads = (int)lcl_int_opt(L, 3, "threads", lcn_default_threads(), 1, 4096, "partial_fit");
+        lcn_check_options(L, 3, known, "partial_fit");
+        o.seed = (uint64_t)lcn_int_opt(L, 3, "seed", 0, LUA_MININTEGER, LUA_MAXINTEGER, "partial_fit");
+        o.threads = (int)lcn_int_opt(L, 3, "threads", lcn_default_threads(), 1, 4096, "partial_fit");
         lua_getfield(L, 3, "init");
         if (!lua_isnil(L, -1)) {
             const char *s = luaL_checkstring(L, -1);

@@ -9,6 +9,7 @@
  * when the Lua state closes (or the garbage collector runs after it is forgotten).
  */
 #include "lcropnet.h"
+#include "lopts.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,21 +109,6 @@ static void check_keys(lua_State *L, int t, const char *fn, const char *const *k
     }
 }
 
-static lua_Integer opt_int(lua_State *L, int t, const char *key, lua_Integer def, lua_Integer lo,
-                           lua_Integer hi)
-{
-    if (lua_getfield(L, t, key) == LUA_TNIL) {
-        lua_pop(L, 1);
-        return def;
-    }
-    int ok;
-    lua_Integer v = lua_tointegerx(L, -1, &ok);
-    if (!ok || v < lo || v > hi)
-        luaL_error(L, "cn.data.split: option '%s' must be an integer in %I..%I", key, lo, hi);
-    lua_pop(L, 1);
-    return v;
-}
-
 /* Pushes opts[key] when a string, else "<labels without extension>_<key>.tif" beside them. */
 static const char *output_path(lua_State *L, int t, const char *key, const char *labels)
 {
@@ -187,12 +173,12 @@ static int l_split(lua_State *L)
             luaL_error(L, "cn.data.split: option 'train_fraction' must be a number in (0, 1)");
     }
     lua_pop(L, 1);
-    o.per_class = opt_int(L, 2, "per_class", 0, 1, INT64_MAX);
+    o.per_class = lcn_int_opt(L, 2, "per_class", 0, 1, INT64_MAX, "cn.data.split");
     if (o.per_class && o.train_fraction > 0)
         luaL_error(L, "cn.data.split: give train_fraction or per_class, not both");
-    o.seed = (uint64_t)opt_int(L, 2, "seed", 1, INT64_MIN, INT64_MAX);
-    o.block = (int)opt_int(L, 2, "block", 0, 0, INT32_MAX);
-    o.buffer = (int)opt_int(L, 2, "buffer", 0, 0, INT32_MAX);
+    o.seed = (uint64_t)lcn_int_opt(L, 2, "seed", 1, INT64_MIN, INT64_MAX, "cn.data.split");
+    o.block = (int)lcn_int_opt(L, 2, "block", 0, 0, INT32_MAX, "cn.data.split");
+    o.buffer = (int)lcn_int_opt(L, 2, "buffer", 0, 0, INT32_MAX, "cn.data.split");
     const char *train = output_path(L, 2, "train", labels); /* slot 3 */
     const char *test = output_path(L, 2, "test", labels);   /* slot 4 */
     cn_split_result r;

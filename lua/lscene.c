@@ -18,6 +18,7 @@
  * so an interrupted run leaves no temporary file behind.
  */
 #include "lcropnet.h"
+#include "lopts.h"
 
 #include <string.h>
 
@@ -151,16 +152,7 @@ static int l_synth(lua_State *L)
     lua_settop(L, 1);
     static const char *const known[] = {"output", "labels", "width", "height", "bands", "classes",
                                         "seed", "threads", "progress", NULL};
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        bool ok = false;
-        for (int i = 0; known[i] && lua_type(L, -2) == LUA_TSTRING; i++)
-            ok = ok || strcmp(lua_tostring(L, -2), known[i]) == 0;
-        if (!ok)
-            return luaL_error(L, "cn.scene.synth: unknown option '%s'",
-                              lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?");
-        lua_pop(L, 1);
-    }
+    lcn_check_options(L, 1, known, "cn.scene.synth");
     const char *paths[2];
     static const char *const path_keys[] = {"output", "labels"};
     for (int i = 0; i < 2; i++) {

@@ -10,6 +10,7 @@
  * them cannot free what the loop is using.
  */
 #include "lcropnet.h"
+#include "lopts.h"
 
 #include <limits.h>
 #include <math.h>
@@ -79,21 +80,6 @@ static int trampoline(const cn_epoch_stats *stats, void *user_data)
 static int field(lua_State *L, const char *name)
 {
     return lua_getfield(L, 1, name);
-}
-
-static lua_Integer int_field(lua_State *L, const char *name, lua_Integer def, lua_Integer lo,
-                             lua_Integer hi)
-{
-    if (field(L, name) == LUA_TNIL) {
-        lua_pop(L, 1);
-        return def;
-    }
-    int ok;
-    lua_Integer v = lua_tointegerx(L, -1, &ok);
-    if (!ok || v < lo || v > hi)
-        luaL_error(L, "cn.train: option '%s' must be an integer in %I..%I", name, lo, hi);
-    lua_pop(L, 1);
-    return v;
 }
 
 static void read_schedule(lua_State *L, cn_schedule *s)
@@ -200,23 +186,13 @@ static int l_train(lua_State *L)
     static const char *const known[] = {"net", "inputs", "targets", "criterion", "optimizer",
                                         "epochs", "batch", "seed", "shuffle", "schedule",
                                         "on_epoch", "augment", NULL};
-    lua_pushnil(L);
-    while (lua_next(L, 1)) {
-        int i = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            while (known[i] && strcmp(known[i], lua_tostring(L, -2)) != 0)
-                i++;
-        if (lua_type(L, -2) != LUA_TSTRING || !known[i])
-            return luaL_error(L, "cn.train: unknown option '%s'", lua_type(L, -2) == LUA_TSTRING
-                                                                      ? lua_tostring(L, -2) : "?");
-        lua_pop(L, 1);
-    }
+    lcn_check_options(L, 1, known, "cn.train");
     cn_train_config cfg;
     memset(&cfg, 0, sizeof cfg);
     int type;
-    cfg.epochs = (int)int_field(L, "epochs", 10, 1, INT_MAX);
-    cfg.batch = (int64_t)int_field(L, "batch", 32, 1, LUA_MAXINTEGER);
-    cfg.seed = (uint64_t)int_field(L, "seed", 1, LUA_MININTEGER, LUA_MAXINTEGER);
+    cfg.epochs = (int)lcn_int_opt(L, 1, "epochs", 10, 1, INT_MAX, "cn.train");
+    cfg.batch = (int64_t)lcn_int_opt(L, 1, "batch", 32, 1, LUA_MAXINTEGER, "cn.train");
+    cfg.seed = (uint64_t)lcn_int_opt(L, 1, "seed", 1, LUA_MININTEGER, LUA_MAXINTEGER, "cn.train");
     field(L, "shuffle");
     cfg.shuffle = lua_isnil(L, -1) || lua_toboolean(L, -1);
     lua_pop(L, 1);
