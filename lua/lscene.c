@@ -145,6 +145,22 @@ static int clamp_int(lua_Integer v)
     return v < -1 ? -1 : v > 2000000000 ? 2000000000 : (int)v; /* the core refuses either end */
 }
 
+/* {width =, height =, bands =, classes =, seed =}: what synth made, or makes by default. */
+static void push_synth_size(lua_State *L, const cn_synth_options *o)
+{
+    lua_createtable(L, 0, 6); /* room for the epsg synth adds */
+    lua_pushinteger(L, o->width);
+    lua_setfield(L, -2, "width");
+    lua_pushinteger(L, o->height);
+    lua_setfield(L, -2, "height");
+    lua_pushinteger(L, o->bands);
+    lua_setfield(L, -2, "bands");
+    lua_pushinteger(L, o->classes);
+    lua_setfield(L, -2, "classes");
+    lua_pushinteger(L, (lua_Integer)o->seed);
+    lua_setfield(L, -2, "seed");
+}
+
 /* synth{output=, labels=, width=, height=, bands=, classes=, seed=, threads=, progress=} */
 static int l_synth(lua_State *L)
 {
@@ -178,17 +194,7 @@ static int l_synth(lua_State *L)
     if (n)
         return n;
     lua_pushboolean(L, 1);
-    lua_createtable(L, 0, 6);
-    lua_pushinteger(L, o.width);
-    lua_setfield(L, -2, "width");
-    lua_pushinteger(L, o.height);
-    lua_setfield(L, -2, "height");
-    lua_pushinteger(L, o.bands);
-    lua_setfield(L, -2, "bands");
-    lua_pushinteger(L, o.classes);
-    lua_setfield(L, -2, "classes");
-    lua_pushinteger(L, (lua_Integer)o.seed);
-    lua_setfield(L, -2, "seed");
+    push_synth_size(L, &o);
     lua_pushinteger(L, CN_SYNTH_EPSG);
     lua_setfield(L, -2, "epsg");
     return 2;
@@ -239,17 +245,7 @@ static int l_synth_defaults(lua_State *L)
 {
     cn_synth_options o;
     cn_synth_defaults(&o);
-    lua_createtable(L, 0, 5);
-    lua_pushinteger(L, o.width);
-    lua_setfield(L, -2, "width");
-    lua_pushinteger(L, o.height);
-    lua_setfield(L, -2, "height");
-    lua_pushinteger(L, o.bands);
-    lua_setfield(L, -2, "bands");
-    lua_pushinteger(L, o.classes);
-    lua_setfield(L, -2, "classes");
-    lua_pushinteger(L, (lua_Integer)o.seed);
-    lua_setfield(L, -2, "seed");
+    push_synth_size(L, &o);
     return 1;
 }
 
