@@ -3,6 +3,7 @@
 -- creation options; every bad input refused in one line with no file left; cancel, errors in the
 -- progress callback and SIGINT/SIGTERM leave nothing behind.
 local clitest = require "clitest"
+local rastertest = require "rastertest"
 local cn = require "cropnet"
 
 local q = clitest.quote
@@ -14,31 +15,11 @@ local write = clitest.write
 
 local read = clitest.read
 
--- A W × H × bands Int16 GeoTIFF (UTM 22N, 30 m) made from raw bytes with a VRT and gdal_translate;
--- value(x, y, b) gives the pixels.
+-- A W × H × bands Int16 GeoTIFF (UTM 22N, 30 m); value(x, y, b) gives the pixels, `extra` more
+-- gdal_translate options.
 local function make_image(file, w, h, bands, value, extra)
-  local raw, parts = file .. ".raw", {}
-  for y = 0, h - 1 do
-    for x = 0, w - 1 do
-      for b = 1, bands do parts[#parts + 1] = string.pack("<i2", value(x, y, b)) end
-    end
-  end
-  write(raw, table.concat(parts))
-  local xml = { string.format('<VRTDataset rasterXSize="%d" rasterYSize="%d">', w, h) }
-  for b = 1, bands do
-    xml[#xml + 1] = string.format('<VRTRasterBand dataType="Int16" band="%d" subClass="VRTRawRasterBand">' ..
-      '<SourceFilename relativeToVRT="0">%s</SourceFilename><ImageOffset>%d</ImageOffset>' ..
-      '<PixelOffset>%d</PixelOffset><LineOffset>%d</LineOffset><ByteOrder>LSB</ByteOrder>' ..
-      '</VRTRasterBand>', b, raw, 2 * (b - 1), 2 * bands, 2 * bands * w)
-  end
-  xml[#xml + 1] = "</VRTDataset>"
-  write(file .. ".vrt", table.concat(xml))
-  local r = clitest.sh("gdal_translate -q -a_srs EPSG:32622 -a_ullr 600000 5000000 " ..
-    (600000 + 30 * w) .. " " .. (5000000 - 30 * h) .. " " .. (extra or "") .. " " ..
-    q(file .. ".vrt") .. " " .. q(file))
-  assert(r.code == 0, r.stderr)
-  os.remove(raw)
-  os.remove(file .. ".vrt")
+  rastertest.write(file, w, h, bands, "Int16", value,
+    { epsg = 32622, x0 = 600000, y0 = 5000000, pixel = 30, options = extra })
 end
 
 local function pattern(x, y, b) return (x * 7 + y * 13 + b * 29) % 200 + (b == 1 and x // 10 * 20 or 0) end

@@ -2,6 +2,7 @@
 -- tensors and rasters, prediction, saved centroids reused on another tile, the segment map's
 -- ids, nodata, colour table and metadata, and every bad input refused with nothing left behind.
 local clitest = require "clitest"
+local rastertest = require "rastertest"
 local cn = require "cropnet"
 
 local q = clitest.quote
@@ -12,30 +13,10 @@ local function listing() return clitest.listing(dir) end
 
 local write = clitest.write
 
--- A W × H × bands Float32 GeoTIFF (UTM 22N, 30 m, nodata -9999) from value(x, y, b), made from
--- raw bytes with a VRT and gdal_translate.
+-- A W × H × bands Float32 GeoTIFF (UTM 22N, 30 m, nodata -9999) from value(x, y, b).
 local function make_image(file, w, h, bands, value)
-  local raw, parts = file .. ".raw", {}
-  for y = 0, h - 1 do
-    for x = 0, w - 1 do
-      for b = 1, bands do parts[#parts + 1] = string.pack("<f", value(x, y, b)) end
-    end
-  end
-  write(raw, table.concat(parts))
-  local xml = { string.format('<VRTDataset rasterXSize="%d" rasterYSize="%d">', w, h) }
-  for b = 1, bands do
-    xml[#xml + 1] = string.format('<VRTRasterBand dataType="Float32" band="%d" subClass="VRTRawRasterBand">' ..
-      '<SourceFilename relativeToVRT="0">%s</SourceFilename><ImageOffset>%d</ImageOffset>' ..
-      '<PixelOffset>%d</PixelOffset><LineOffset>%d</LineOffset><ByteOrder>LSB</ByteOrder>' ..
-      '</VRTRasterBand>', b, raw, 4 * (b - 1), 4 * bands, 4 * bands * w)
-  end
-  xml[#xml + 1] = "</VRTDataset>"
-  write(file .. ".vrt", table.concat(xml))
-  local r = clitest.sh("gdal_translate -q -a_nodata -9999 -a_srs EPSG:32622 -a_ullr 600000 5000000 " ..
-    (600000 + 30 * w) .. " " .. (5000000 - 30 * h) .. " " .. q(file .. ".vrt") .. " " .. q(file))
-  assert(r.code == 0, r.stderr)
-  os.remove(raw)
-  os.remove(file .. ".vrt")
+  rastertest.write(file, w, h, bands, "Float32", value,
+    { epsg = 32622, x0 = 600000, y0 = 5000000, pixel = 30, nodata = -9999 })
 end
 
 -- Three vertical zones of distinct spectra with a little deterministic noise; every 17th pixel

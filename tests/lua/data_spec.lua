@@ -2,6 +2,7 @@
 -- band_stats, split, labels_from_vector, cn.evaluate; `cropnet split` and `cropnet eval` end to
 -- end, their one-line errors and that a failure leaves no file.
 local clitest = require "clitest"
+local rastertest = require "rastertest"
 local cn = require "cropnet"
 
 local q = clitest.quote
@@ -15,46 +16,24 @@ local function sh(line)
   return r.stdout
 end
 
-local types = { Int16 = "<i2", UInt16 = "<I2", Float32 = "<f" }
-
--- A w × h raster of `bands` bands made from raw bytes through a VRT and gdal_translate, on UTM 33N
--- with 10 m pixels from (500000, 4000000) unless o.x0 moves it; value(x, y, b) gives the pixels;
--- o.names (a list for ids 0..) gives category names and a colour table (id, 2 id, 3 id).
+-- A w × h raster of `bands` bands (rastertest.write), on UTM 33N with 10 m pixels from
+-- (500000, 4000000) unless o.x0 moves it; value(x, y, b) gives the pixels; o.nodata the nodata
+-- value; o.names (a list for ids 0..) gives category names and a colour table (id, 2 id, 3 id).
 local function make_raster(file, w, h, bands, dtype, value, o)
   o = o or {}
-  local raw, parts, fmt = file .. ".raw", {}, types[dtype]
-  for y = 0, h - 1 do
-    for x = 0, w - 1 do
-      for b = 1, bands do parts[#parts + 1] = string.pack(fmt, value(x, y, b)) end
+  local band
+  if o.names then
+    local xml = { "<CategoryNames>" }
+    for _, n in ipairs(o.names) do xml[#xml + 1] = "<Category>" .. n .. "</Category>" end
+    xml[#xml + 1] = "</CategoryNames><ColorTable>"
+    for i = 0, #o.names - 1 do
+      xml[#xml + 1] = string.format('<Entry c1="%d" c2="%d" c3="%d" c4="255"/>', i, 2 * i, 3 * i)
     end
+    xml[#xml + 1] = "</ColorTable>"
+    band = table.concat(xml, "\n")
   end
-  write(raw, table.concat(parts))
-  local size = string.packsize(fmt)
-  local xml = { string.format('<VRTDataset rasterXSize="%d" rasterYSize="%d">', w, h),
-    "<SRS>EPSG:32633</SRS>",
-    string.format("<GeoTransform>%d, 10, 0, 4000000, 0, -10</GeoTransform>", o.x0 or 500000) }
-  for b = 1, bands do
-    xml[#xml + 1] = string.format('<VRTRasterBand dataType="%s" band="%d" subClass="VRTRawRasterBand">', dtype, b)
-    if o.nodata then xml[#xml + 1] = "<NoDataValue>" .. o.nodata .. "</NoDataValue>" end
-    if o.names then
-      xml[#xml + 1] = "<CategoryNames>"
-      for _, n in ipairs(o.names) do xml[#xml + 1] = "<Category>" .. n .. "</Category>" end
-      xml[#xml + 1] = "</CategoryNames><ColorTable>"
-      for i = 0, #o.names - 1 do
-        xml[#xml + 1] = string.format('<Entry c1="%d" c2="%d" c3="%d" c4="255"/>', i, 2 * i, 3 * i)
-      end
-      xml[#xml + 1] = "</ColorTable>"
-    end
-    xml[#xml + 1] = string.format('<SourceFilename relativeToVRT="0">%s</SourceFilename>' ..
-      "<ImageOffset>%d</ImageOffset><PixelOffset>%d</PixelOffset><LineOffset>%d</LineOffset>" ..
-      "<ByteOrder>LSB</ByteOrder></VRTRasterBand>", raw, size * (b - 1), size * bands, size * bands * w)
-  end
-  xml[#xml + 1] = "</VRTDataset>"
-  write(file .. ".vrt", table.concat(xml, "\n"))
-  sh("gdal_translate -q " .. q(file .. ".vrt") .. " " .. q(file))
-  os.remove(file .. ".vrt")
-  os.remove(raw)
-  return file
+  return rastertest.write(file, w, h, bands, dtype, value,
+    { epsg = 32633, x0 = o.x0 or 500000, y0 = 4000000, pixel = 10, nodata = o.nodata, band = band })
 end
 
 -- Reads a one-band raster's values as a flat list (row-major), through gdal_translate to AAIGrid.
