@@ -136,6 +136,12 @@ typedef struct lcn_run {
     struct sigaction old_int, old_term; /* the handlers to restore */
 } lcn_run;
 
+/* Calls f(ud, the value at fn) under lua_pcall, with lcn_traceback as message handler: how a C
+ * callback runs Lua code (progress, on_epoch) without an error unwinding the C frames above it.
+ * Returns LUA_OK, the stack as it was; otherwise the status, with the error object alone on top of
+ * the stack for the caller to raise once the C call has cleaned up. Needs 4 free stack slots,
+ * reserved before the C call: nothing here may raise. */
+int lcn_protected_call(lua_State *L, lua_CFunction f, void *ud, int fn);
 /* The "progress" option of the table at idx: its stack index (left on the stack), or 0.
  * Raises unless a function; fname names the caller in the message. */
 int lcn_progress_opt(lua_State *L, int idx, const char *fname);

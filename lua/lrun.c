@@ -5,6 +5,7 @@
  * that owns buffers and temporary files. A Lua progress function is called from that call's
  * cn_progress_fn under lua_pcall, so an error in it never longjmps through the C frames: the
  * callback cancels, the C call cleans up and returns, and lcn_run_end raises the error again.
+ * (cn.train's on_epoch runs by the same lcn_protected_call, without the signals.)
  * While the call runs, SIGINT and SIGTERM set a flag the callback reads (the previous handlers
  * come back afterwards); a second signal before the cancel lands takes the default action.
  */
@@ -52,6 +53,21 @@ void lcn_run_begin(lua_State *L, lcn_run *r, int fn)
     sigaction(SIGTERM, &sa, &r->old_term);
 }
 
+int lcn_protected_call(lua_State *L, lua_CFunction f, void *ud, int fn)
+{
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, lcn_traceback);
+    lua_pushcfunction(L, f);
+    lua_pushlightuserdata(L, ud);
+    lua_pushvalue(L, fn);
+    int st = lua_pcall(L, 2, 0, base + 1);
+    if (st != LUA_OK)
+        lua_remove(L, base + 1); /* keep the error object alone at the top */
+    else
+        lua_settop(L, base);
+    return st;
+}
+
 static int call_progress(lua_State *L)
 {
     lcn_run *r = lua_touserdata(L, 1);
@@ -70,19 +86,11 @@ int lcn_run_progress(double fraction, const char *message, void *data)
         return 0;
     if (!r->fn)
         return 1;
-    lua_State *L = r->L;
-    int base = lua_gettop(L);
     r->fraction = fraction;
-    lua_pushcfunction(L, lcn_traceback);
-    lua_pushcfunction(L, call_progress);
-    lua_pushlightuserdata(L, r);
-    lua_pushvalue(L, r->fn);
-    if (lua_pcall(L, 2, 0, base + 1) != LUA_OK) {
-        lua_remove(L, base + 1); /* keep the error object alone at the top */
+    if (lcn_protected_call(r->L, call_progress, r, r->fn) != LUA_OK) {
         r->failed = 1;
         return 0;
     }
-    lua_settop(L, base);
     return !r->stop && !interrupted;
 }
 

@@ -60,19 +60,12 @@ static int call_on_epoch(lua_State *L)
 static int trampoline(const cn_epoch_stats *stats, void *user_data)
 {
     train_ctx *c = user_data;
-    lua_State *L = c->L;
-    int base = lua_gettop(L);
     c->stats = stats;
-    lua_pushcfunction(L, lcn_traceback);
-    lua_pushcfunction(L, call_on_epoch);
-    lua_pushlightuserdata(L, c);
-    lua_pushvalue(L, c->fn); /* an index of l_train's frame, passed on as an argument */
-    if (lua_pcall(L, 2, 0, base + 1) != LUA_OK) {
-        lua_remove(L, base + 1); /* keep only the error object */
+    /* c->fn is an index of l_train's frame: the callback is passed on as an argument */
+    if (lcn_protected_call(c->L, call_on_epoch, c, c->fn) != LUA_OK) {
         c->failed = 1;
         return 1;
     }
-    lua_settop(L, base);
     return c->stop;
 }
 
