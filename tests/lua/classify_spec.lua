@@ -153,8 +153,7 @@ describe("cropnet classify refuses", function()
   local function refused(named, ...)
     local before = listing()
     local r = clitest.run("classify", ...)
-    assert.is_true(clitest.one_line_error(r), r.stderr)
-    assert.matches("cropnet: classify: ", r.stderr, 1, true)
+    clitest.assert_refused(r, "cropnet: classify: ")
     assert.matches(named, r.stderr, 1, true)
     assert.equal(before, listing()) -- no new file (an existing one stays)
     return r.stderr
@@ -216,9 +215,7 @@ describe("cropnet classify refuses", function()
     local root = io.popen("id -u"):read("l") == "0"
     local out = root and "/proc/cropnet_map.tif" or ro .. "/map.tif"
     local r = clitest.run("classify", image, model, "-o", out)
-    assert.is_true(clitest.one_line_error(r), r.stderr)
-    assert.matches(out, r.stderr, 1, true)
-    assert.is_false(clitest.exists(out))
+    clitest.assert_refused(r, out, out)
     assert.equal("", io.popen("ls -A " .. q(ro)):read("a"))
   end)
 
@@ -270,9 +267,7 @@ describe("cropnet classify interrupted", function()
         "wait $pid",
       }, "\n")
       local r = clitest.sh("sh -c " .. q(script))
-      assert.is_true(clitest.one_line_error(r), r.stderr)
-      assert.matches("interrupted by SIG" .. sig, r.stderr, 1, true)
-      assert.is_false(clitest.exists(out))
+      clitest.assert_refused(r, "interrupted by SIG" .. sig, out)
       assert.equal(before, listing())
     end)
   end

@@ -9,6 +9,7 @@
 --   clitest.read(file), clitest.write(file, bytes), clitest.listing(dir)
 --   clitest.ok(r)                                               -- asserts exit 0, returns r
 --   clitest.gdalinfo(file[, "-json"])                           -- gdalinfo's report
+--   clitest.assert_refused(r, "says", out)                      -- the one-line refusal
 --   clitest.salinasA(dir)                                       -- SalinasA imported and split
 --
 -- Arguments are shell-quoted, so any path works. ctest sets CROPNET_BIN, CROPNET_TMP and
@@ -135,6 +136,18 @@ end
 -- The one-line error contract: exactly one line on stderr, "cropnet: ...".
 function clitest.one_line_error(r)
   return r.code ~= 0 and r.stderr:match("^cropnet: [^\n]+\n$") ~= nil
+end
+
+-- Asserts that a run was refused as every command refuses: the one-line error (its stderr the
+-- failure message), that line containing `says` (plain text, not a pattern), and none of the
+-- files named after it written.
+function clitest.assert_refused(r, says, ...)
+  luassert.is_true(clitest.one_line_error(r), r.stderr)
+  luassert.matches(says, r.stderr, 1, true)
+  for i = 1, select("#", ...) do
+    local file = select(i, ...)
+    luassert.is_false(clitest.exists(file), file .. " was written")
+  end
 end
 
 return clitest

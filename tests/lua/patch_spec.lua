@@ -187,9 +187,7 @@ describe("cropnet train --arch cnn", function()
       local out = at("refused.cropnet")
       local r = clitest.run("train", at("scene.tif"), "--labels", at("train.tif"), "-o", out, "-q",
         table.unpack(case[2]))
-      assert.is_true(clitest.one_line_error(r), r.stderr)
-      assert.matches(case[3], r.stderr, 1, true)
-      assert.is_false(clitest.exists(out))
+      clitest.assert_refused(r, case[3], out)
     end)
   end
 end)

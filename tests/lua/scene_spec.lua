@@ -269,9 +269,7 @@ describe("cropnet import", function()
     end
     for _, c in ipairs(cases) do
       local r = clitest.run(table.unpack(c[1]))
-      assert.is_true(clitest.one_line_error(r), r.stderr)
-      assert.matches(c[2], r.stderr, 1, true)
-      assert.is_false(clitest.exists(out))
+      clitest.assert_refused(r, c[2], out)
     end
     assert.same({}, files("tmp%-"))
   end)
@@ -310,10 +308,7 @@ describe("cropnet synth", function()
     }
     for _, c in ipairs(cases) do
       local r = clitest.run(table.unpack(c[1]))
-      assert.is_true(clitest.one_line_error(r), r.stderr)
-      assert.matches(c[2], r.stderr, 1, true)
-      assert.is_false(clitest.exists(img))
-      assert.is_false(clitest.exists(lab))
+      clitest.assert_refused(r, c[2], img, lab)
     end
   end)
 end)
