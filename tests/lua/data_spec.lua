@@ -86,39 +86,38 @@ local function json_decode(s)
       end
     end
   end
+  -- The members of an object or the elements of an array, from its opening bracket at i to
+  -- `close`: item() reads one, then a comma goes on to the next.
+  local function items(close, item)
+    i = i + 1
+    ws()
+    if s:sub(i, i) == close then i = i + 1 return end
+    local c
+    repeat
+      item()
+      ws()
+      c = s:sub(i, i)
+      i = i + 1
+    until c ~= ","
+    assert(c == close, "expected '" .. close .. "'")
+  end
   value = function()
     ws()
     local c = s:sub(i, i)
     if c == "{" then
       local t = {}
-      i = i + 1
-      ws()
-      if s:sub(i, i) == "}" then i = i + 1 return t end
-      repeat
+      items("}", function()
         ws()
         local k = str()
         ws()
         assert(s:sub(i, i) == ":", "expected ':' at " .. i)
         i = i + 1
         t[k] = value()
-        ws()
-        c = s:sub(i, i)
-        i = i + 1
-      until c ~= ","
-      assert(c == "}", "expected '}'")
+      end)
       return t
     elseif c == "[" then
       local t = {}
-      i = i + 1
-      ws()
-      if s:sub(i, i) == "]" then i = i + 1 return t end
-      repeat
-        t[#t + 1] = value()
-        ws()
-        c = s:sub(i, i)
-        i = i + 1
-      until c ~= ","
-      assert(c == "]", "expected ']'")
+      items("]", function() t[#t + 1] = value() end)
       return t
     elseif c == '"' then
       return str()
