@@ -5,7 +5,7 @@
  * stored tensors or carry bad fields are refused with the tensor or field named.
  */
 #include "gradcheck.h"
-#include "model_impl.h"
+#include "model_file.h"
 
 #include <jansson.h>
 #include <unistd.h>
@@ -221,54 +221,27 @@ static void running_statistics_are_stored_as_named_tensors(void)
     cn_layer_release(net);
 }
 
-/* Rewrites the architecture text of a saved model with edit(arch JSON) and re-seals the
- * checksum, as a hostile writer would, so the loader's structural checks are reached. */
-static void rewrite_arch(const char *path, void (*edit)(json_t *arch))
+/* The edit rewrite_arch applies, for edit_arch_text (mfile_rewrite_header takes no context). */
+static void (*arch_edit)(json_t *arch);
+
+/* Replaces the architecture text in the header's metadata by arch_edit's edit of it. */
+static void edit_arch_text(json_t *root)
 {
-    FILE *fp = fopen(path, "rb");
-    CHECK(fp != NULL);
-    if (!fp)
-        return;
-    fseek(fp, 0, SEEK_END);
-    size_t size = (size_t)ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *buf = malloc(size);
-    CHECK(fread(buf, 1, size, fp) == size);
-    fclose(fp);
-    uint64_t h = 0;
-    for (int i = 0; i < 8; i++)
-        h |= (uint64_t)buf[i] << (8 * i);
-    json_t *root = json_loadb((const char *)buf + 8, (size_t)h, 0, NULL);
     json_t *meta = json_object_get(root, "__metadata__");
     json_t *arch = json_loads(json_string_value(json_object_get(meta, "cropnet.arch")), 0, NULL);
-    edit(arch);
+    arch_edit(arch);
     char *text = json_dumps(arch, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_object_set_new(meta, "cropnet.arch", json_string(text));
     free(text);
     json_decref(arch);
-    json_object_set_new(meta, "cropnet.crc32", json_string("00000000"));
-    char *head = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    size_t n = strlen(head), padded = (n + 7) & ~(size_t)7;
-    char *sealed = calloc(1, padded + 1);
-    memcpy(sealed, head, n);
-    memset(sealed + n, ' ', padded - n);
-    free(head);
-    char *digits = strstr(sealed, CN_MODEL_CRC_KEY) + strlen(CN_MODEL_CRC_KEY);
-    uint32_t crc = cn_crc32(cn_crc32(0, sealed, padded), buf + 8 + h, size - 8 - (size_t)h);
-    char hex[9];
-    snprintf(hex, sizeof hex, "%08lx", (unsigned long)crc);
-    memcpy(digits, hex, 8);
-    fp = fopen(path, "wb");
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    fwrite(len8, 1, 8, fp);
-    fwrite(sealed, 1, padded, fp);
-    fwrite(buf + 8 + h, 1, size - 8 - (size_t)h, fp);
-    CHECK(fclose(fp) == 0);
-    free(sealed);
-    free(buf);
+}
+
+/* Rewrites the architecture text of a saved model with edit(arch JSON) and re-seals the
+ * checksum, as a hostile writer would, so the loader's structural checks are reached. */
+static void rewrite_arch(const char *path, void (*edit)(json_t *arch))
+{
+    arch_edit = edit;
+    mfile_rewrite_header(path, edit_arch_text);
 }
 
 /* The first layer of the saved net: a 2-D convolution 2 → 3, kernel 3. */

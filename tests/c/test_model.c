@@ -6,6 +6,7 @@
  */
 #include "check.h"
 #include "cropnet.h"
+#include "model_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -74,24 +75,6 @@ static int count_entries(const char *d, const char *part)
     return n;
 }
 
-static unsigned char *read_all(const char *path, size_t *size)
-{
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return NULL;
-    fseek(fp, 0, SEEK_END);
-    long n = ftell(fp);
-    fseek(fp, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(fp);
-    *size = (size_t)n;
-    return buf;
-}
-
 static void write_all(const char *path, const void *buf, size_t size)
 {
     FILE *fp = fopen(path, "wb");
@@ -110,26 +93,6 @@ static char *find(unsigned char *hay, size_t n, const char *needle)
         if (memcmp(hay + i, needle, k) == 0)
             return (char *)hay + i;
     return NULL;
-}
-
-static uint64_t get_u64le(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
-/* Bitwise CRC-32 (IEEE), independent of the library's table version, continuing from crc. */
-static uint32_t ref_crc32(uint32_t crc, const unsigned char *p, size_t n)
-{
-    uint32_t c = ~crc;
-    for (size_t i = 0; i < n; i++) {
-        c ^= p[i];
-        for (int k = 0; k < 8; k++)
-            c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
-    }
-    return ~c;
 }
 
 static cn_layer *add(cn_layer *seq, cn_layer *child)
@@ -259,48 +222,6 @@ static void expect_refused(const char *path, cn_status want, const char *part)
     }
 }
 
-/* Rewrites the header of a saved file through fn, keeping the data section. */
-static void rewrite_header(const char *path, void (*fn)(json_t *root))
-{
-    size_t size = 0;
-    unsigned char *buf = read_all(path, &size);
-    CHECK(buf != NULL);
-    if (!buf)
-        return;
-    uint64_t h = get_u64le(buf);
-    json_t *root = json_loadb((const char *)buf + 8, (size_t)h, 0, NULL);
-    CHECK(root != NULL);
-    fn(root);
-    char *text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    size_t n = strlen(text), padded = (n + 7) & ~(size_t)7;
-    char *sealed = calloc(1, padded + 1);
-    memcpy(sealed, text, n);
-    memset(sealed + n, ' ', padded - n);
-    /* re-seal the checksum, as a hostile writer would, so the structural checks are reached */
-    char *digits = strstr(sealed, "\"cropnet.crc32\":\"");
-    if (digits) {
-        digits += strlen("\"cropnet.crc32\":\"");
-        memset(digits, '0', 8);
-        uint32_t crc = ref_crc32(ref_crc32(0, (const unsigned char *)sealed, padded), buf + 8 + h,
-                                 size - 8 - (size_t)h);
-        char hex[9];
-        snprintf(hex, sizeof hex, "%08lx", (unsigned long)crc);
-        memcpy(digits, hex, 8);
-    }
-    FILE *fp = fopen(path, "wb");
-    unsigned char len8[8];
-    for (int i = 0; i < 8; i++)
-        len8[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-    fwrite(len8, 1, 8, fp);
-    fwrite(sealed, 1, padded, fp);
-    free(sealed);
-    fwrite(buf + 8 + h, 1, size - 8 - (size_t)h, fp);
-    CHECK(fclose(fp) == 0);
-    free(text);
-    free(buf);
-}
-
 /* ---------------------------------------------------------------- round trips */
 
 static void test_save_load_gives_identical_weights_and_outputs(void)
@@ -347,8 +268,8 @@ static void test_single_linear_network_round_trips_as_layers_weight(void)
     const char *path = path_of("single.cnm");
     CHECK_OK(cn_model_save(m, path));
     size_t size = 0;
-    unsigned char *buf = read_all(path, &size);
-    json_t *root = buf ? json_loadb((const char *)buf + 8, (size_t)get_u64le(buf), 0, NULL) : NULL;
+    unsigned char *buf = mfile_read(path, &size);
+    json_t *root = buf ? json_loadb((const char *)buf + 8, (size_t)mfile_u64le(buf), 0, NULL) : NULL;
     CHECK(json_object_get(root, "layers.weight") != NULL);
     CHECK(json_object_get(root, "layers.bias") != NULL);
     json_decref(root);
@@ -454,11 +375,11 @@ static void test_file_is_valid_safetensors(void)
     const char *path = path_of("layout.cnm");
     CHECK_OK(cn_model_save(m, path));
     size_t size = 0;
-    unsigned char *buf = read_all(path, &size);
+    unsigned char *buf = mfile_read(path, &size);
     CHECK(buf && size > 8);
     if (!buf || size <= 8)
         goto out;
-    uint64_t h = get_u64le(buf);
+    uint64_t h = mfile_u64le(buf);
     CHECK(h % 8 == 0 && h <= size - 8);
     CHECK(buf[8] == '{');
     json_t *root = json_loadb((const char *)buf + 8, (size_t)h, 0, NULL);
@@ -510,7 +431,7 @@ static void test_file_is_valid_safetensors(void)
         digits += strlen("\"cropnet.crc32\":\"");
         memset(digits, '0', 8);
         snprintf(crc, sizeof crc, "%08lx",
-                 (unsigned long)ref_crc32(ref_crc32(0, buf + 8, (size_t)h), buf + 8 + h, data_len));
+                 (unsigned long)mfile_crc32(mfile_crc32(0, buf + 8, (size_t)h), buf + 8 + h, data_len));
         CHECK(strcmp(json_string_value(json_object_get(meta, "cropnet.crc32")), crc) == 0);
     }
     json_t *arch = json_loads(json_string_value(json_object_get(meta, "cropnet.arch")), 0, NULL);
@@ -536,7 +457,7 @@ static void test_truncated_file_is_refused_at_every_cut(void)
 {
     const char *path = save_small("whole.cnm");
     size_t size = 0;
-    unsigned char *buf = read_all(path, &size);
+    unsigned char *buf = mfile_read(path, &size);
     CHECK(buf && size > 200);
     const char *cut = path_of("cut.cnm");
     for (size_t n = 0; buf && n < size; n += n < 200 ? 1 : 13) {
@@ -552,8 +473,8 @@ static void test_flipped_data_byte_is_a_checksum_error(void)
 {
     const char *path = save_small("flip.cnm");
     size_t size = 0;
-    unsigned char *buf = read_all(path, &size);
-    uint64_t h = buf ? get_u64le(buf) : 0;
+    unsigned char *buf = mfile_read(path, &size);
+    uint64_t h = buf ? mfile_u64le(buf) : 0;
     for (size_t i = 8 + (size_t)h; buf && i < size; i += 5) {
         buf[i] ^= 0x10;
         write_all(path, buf, size);
@@ -567,8 +488,8 @@ static void test_flipped_header_byte_is_an_error_not_a_crash(void)
 {
     const char *path = save_small("hflip.cnm");
     size_t size = 0;
-    unsigned char *buf = read_all(path, &size);
-    uint64_t h = buf ? get_u64le(buf) : 0;
+    unsigned char *buf = mfile_read(path, &size);
+    uint64_t h = buf ? mfile_u64le(buf) : 0;
     int refused = 0, total = 0;
     for (size_t i = 8; buf && i < 8 + h; i++) {
         buf[i] ^= 0x01;
@@ -633,7 +554,7 @@ static void test_newer_format_version_is_refused(void)
 {
     const char *path = save_small("newer.cnm");
     size_t size = 0;
-    unsigned char *buf = read_all(path, &size);
+    unsigned char *buf = mfile_read(path, &size);
     char *v = buf ? find(buf, size, "\"cropnet.version\":\"1\"") : NULL;
     CHECK(v != NULL);
     if (v) {
@@ -734,7 +655,7 @@ static void test_missing_parameter_tensor_is_named(void)
     CHECK_OK(cn_model_new(net, &m));
     const char *path = path_of("missing.cnm");
     CHECK_OK(cn_model_save(m, path));
-    rewrite_header(path, rename_bias);
+    mfile_rewrite_header(path, rename_bias);
     expect_refused(path, CN_EFORMAT, "tensor \"layers.4.0.bias\" is missing");
     cn_model_free(m);
     cn_layer_release(net);
@@ -755,7 +676,7 @@ static void test_hostile_tensor_entries_are_refused_with_the_tensor_name(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *path = save_small("hostile.cnm");
-        rewrite_header(path, cases[i].fn);
+        mfile_rewrite_header(path, cases[i].fn);
         expect_refused(path, CN_EFORMAT, cases[i].part);
     }
 }
@@ -794,7 +715,7 @@ static void test_hostile_architectures_are_refused(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *path = save_small("arch.cnm");
         arch_text = cases[i][0];
-        rewrite_header(path, set_arch);
+        mfile_rewrite_header(path, set_arch);
         expect_refused(path, CN_EFORMAT, cases[i][1]);
     }
 }
@@ -840,7 +761,7 @@ static void test_failed_save_leaves_existing_file_untouched(void)
     CHECK(starts_with(cn_last_error(), path));
 
     size_t size = 0;
-    unsigned char *buf = read_all(path, &size);
+    unsigned char *buf = mfile_read(path, &size);
     CHECK(buf && size == 12 && memcmp(buf, "old contents", 12) == 0);
     free(buf);
     CHECK(count_entries(sub, ".tmp-") == 0);
