@@ -29,6 +29,28 @@ static inline float *kfix_blobs(int64_t n, int d, int blobs, float spacing, uint
     return x;
 }
 
+/* The centroid of c (k × d) nearest to the point p (d values) in double, the first of equals;
+ * *dist (may be NULL) = its squared distance. */
+static inline int kfix_nearest(const float *p, int d, const float *c, int k, double *dist)
+{
+    int best = 0;
+    double bd = INFINITY;
+    for (int j = 0; j < k; j++) {
+        double s = 0;
+        for (int f = 0; f < d; f++) {
+            double t = (double)p[f] - c[j * d + f];
+            s += t * t;
+        }
+        if (s < bd) {
+            bd = s;
+            best = j;
+        }
+    }
+    if (dist)
+        *dist = bd;
+    return best;
+}
+
 /* Lloyd in double, scikit-learn's loop: from c (k × d, updated) until no label changes, the
  * squared shift <= tol_abs or max_iter. Returns the iterations; labels and *inertia are those of
  * the final centroids. Empty clusters keep their centroid (tests using it avoid them). */
@@ -47,19 +69,7 @@ static inline int kfix_lloyd(const float *x, int64_t n, int d, int k, float *c, 
         memset(counts, 0, (size_t)k * sizeof *counts);
         int64_t changed = 0;
         for (int64_t i = 0; i < n; i++) {
-            int best = 0;
-            double bd = INFINITY;
-            for (int j = 0; j < k; j++) {
-                double s = 0;
-                for (int f = 0; f < d; f++) {
-                    double t = (double)x[i * d + f] - c[j * d + f];
-                    s += t * t;
-                }
-                if (s < bd) {
-                    bd = s;
-                    best = j;
-                }
-            }
+            int best = kfix_nearest(x + i * d, d, c, k, NULL);
             labels[i] = best;
             changed += old[i] != best;
             counts[best]++;
@@ -85,20 +95,8 @@ static inline int kfix_lloyd(const float *x, int64_t n, int d, int k, float *c, 
     (void)strict;
     *inertia = 0;
     for (int64_t i = 0; i < n; i++) { /* final labels for the final centroids */
-        int best = 0;
-        double bd = INFINITY;
-        for (int j = 0; j < k; j++) {
-            double s = 0;
-            for (int f = 0; f < d; f++) {
-                double t = (double)x[i * d + f] - c[j * d + f];
-                s += t * t;
-            }
-            if (s < bd) {
-                bd = s;
-                best = j;
-            }
-        }
-        labels[i] = best;
+        double bd;
+        labels[i] = kfix_nearest(x + i * d, d, c, k, &bd);
         *inertia += bd;
     }
     free(sums);

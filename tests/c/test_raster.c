@@ -91,41 +91,42 @@ static void nan_and_inf_mark_the_pixel_invalid(void)
     cn_raster_close(r);
 }
 
+/* Reads into valid what cn_raster_read takes as valid in a new 2 × 1 one-band GeoTIFF `name` of
+ * `type` holding v (two values of that type, written as they are, not through float32) with
+ * nodata `nodata`. */
+static void validity_of_pair(const char *name, GDALDataType type, void *v, double nodata,
+                             uint8_t valid[2])
+{
+    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), fixture_path(name), 2, 1, 1, type,
+                                 NULL);
+    GDALRasterBandH b = GDALGetRasterBand(ds, 1);
+    GDALSetRasterNoDataValue(b, nodata);
+    CHECK(GDALRasterIO(b, GF_Write, 0, 0, 2, 1, v, 2, 1, type, 0, 0) == CE_None);
+    GDALClose(ds);
+    cn_raster *r = open_ok(fixture_path(name));
+    float out[2];
+    valid[0] = valid[1] = 2; /* neither answer, should the read fail */
+    CHECK_OK(cn_raster_read(r, 0, 0, 2, 1, out, valid));
+    cn_raster_close(r);
+}
+
 static void float64_nodata_is_compared_in_float64(void)
 {
     /* 0.1 and 0.1 + 1e-12 are the same float32 but different doubles: only the second is
      * nodata. */
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), fixture_path("f64.tif"), 2, 1, 1,
-                                 GDT_Float64, NULL);
     double v[2] = {0.1, 0.1 + 1e-12};
-    GDALRasterBandH b = GDALGetRasterBand(ds, 1);
-    GDALSetRasterNoDataValue(b, 0.1 + 1e-12);
-    CHECK(GDALRasterIO(b, GF_Write, 0, 0, 2, 1, v, 2, 1, GDT_Float64, 0, 0) == CE_None);
-    GDALClose(ds);
-    cn_raster *r = open_ok(fixture_path("f64.tif"));
-    float out[2];
     uint8_t valid[2];
-    CHECK_OK(cn_raster_read(r, 0, 0, 2, 1, out, valid));
+    validity_of_pair("f64.tif", GDT_Float64, v, 0.1 + 1e-12, valid);
     CHECK(valid[0] == 1 && valid[1] == 0);
-    cn_raster_close(r);
 }
 
 static void int32_nodata_is_compared_exactly(void)
 {
     /* 16777216 and 16777217 are one float32; the nodata value is the second */
-    GDALDatasetH ds = GDALCreate(GDALGetDriverByName("GTiff"), fixture_path("i32.tif"), 2, 1, 1,
-                                 GDT_Int32, NULL);
     int32_t v[2] = {16777216, 16777217};
-    GDALRasterBandH b = GDALGetRasterBand(ds, 1);
-    GDALSetRasterNoDataValue(b, 16777217);
-    CHECK(GDALRasterIO(b, GF_Write, 0, 0, 2, 1, v, 2, 1, GDT_Int32, 0, 0) == CE_None);
-    GDALClose(ds);
-    cn_raster *r = open_ok(fixture_path("i32.tif"));
-    float out[2];
     uint8_t valid[2];
-    CHECK_OK(cn_raster_read(r, 0, 0, 2, 1, out, valid));
+    validity_of_pair("i32.tif", GDT_Int32, v, 16777217, valid);
     CHECK(valid[0] == 1 && valid[1] == 0);
-    cn_raster_close(r);
 }
 
 static void window_reads_the_right_pixels(void)

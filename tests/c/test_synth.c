@@ -49,6 +49,14 @@ static void scene_free(scene *s)
     free(s->lab);
 }
 
+/* Writes the scene of o as s.tif and l.tif in the test's folder and reads them back into s; false
+ * (the failure CHECKed) when either step fails. */
+static bool synth_and_read(const cn_synth_options *o, scene *s)
+{
+    CHECK_OK(cn_synth_write(fixture_path("s.tif"), fixture_path("l.tif"), o));
+    return scene_read(fixture_path("s.tif"), fixture_path("l.tif"), s);
+}
+
 static int16_t at(const scene *s, int x, int y, int b)
 {
     return s->px[((size_t)b * (size_t)s->h + (size_t)y) * (size_t)s->w + (size_t)x];
@@ -124,9 +132,8 @@ static void test_nodata_frame_has_nodata_everywhere_and_label_0(void)
     cn_synth_options o;
     cn_synth_defaults(&o);
     o.bands = 8;
-    CHECK_OK(cn_synth_write(fixture_path("s.tif"), fixture_path("l.tif"), &o));
     scene s;
-    if (!scene_read(fixture_path("s.tif"), fixture_path("l.tif"), &s))
+    if (!synth_and_read(&o, &s))
         return;
     const int border = 256 / 32; /* the frame is 1/32 of the shorter side */
     int frame_bad = 0, inside_nodata = 0, frame = 0;
@@ -204,9 +211,8 @@ static void test_classes_have_distinct_spectra(void)
     fixture_init("synth_spectra");
     cn_synth_options o;
     cn_synth_defaults(&o);
-    CHECK_OK(cn_synth_write(fixture_path("s.tif"), fixture_path("l.tif"), &o));
     scene s;
-    if (!scene_read(fixture_path("s.tif"), fixture_path("l.tif"), &s))
+    if (!synth_and_read(&o, &s))
         return;
     double mean[7][32] = {{0}};
     int n[7] = {0};
@@ -248,9 +254,8 @@ static void test_any_size_bands_and_classes(void)
     o.bands = 3;
     o.classes = 2;
     o.seed = 99;
-    CHECK_OK(cn_synth_write(fixture_path("s.tif"), fixture_path("l.tif"), &o));
     scene s;
-    if (scene_read(fixture_path("s.tif"), fixture_path("l.tif"), &s)) {
+    if (synth_and_read(&o, &s)) {
         CHECK(s.w == 100 && s.h == 40 && s.bands == 3);
         int max = 0;
         for (int i = 0; i < s.w * s.h; i++)
