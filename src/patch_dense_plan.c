@@ -67,11 +67,7 @@ static cn_status make_stage(dense_stage *st, cn_layer *conv, const cn_conv_spec 
         const int64_t span = st->d[a] * (st->k[a] - 1);
         st->side[a] = st->in[a] + 2 * st->p[a] - span;
         st->lo[a] = (prev ? prev->lo[a] : 0) + st->p[a];
-        st->hi[a] = (prev ? prev->hi[a] : patch) + st->p[a] - span;
-        if (st->lo[a] > st->side[a])
-            st->lo[a] = st->side[a];
-        if (st->hi[a] < st->lo[a])
-            st->hi[a] = st->lo[a];
+        st->hi[a] = (prev ? prev->hi[a] : patch) + st->p[a] - span; /* > lo: count_stack */
         st->shift[a] = (prev ? prev->shift[a] : 0) + st->p[a];
     }
     const int64_t opad = (st->o + 15) / 16 * 16, wpad = st->in[1] + 2 * st->p[1];
@@ -106,12 +102,24 @@ static cn_status make_stage(dense_stage *st, cn_layer *conv, const cn_conv_spec 
     return err;
 }
 
-/* The stack: n stages from child 0, the layers after it from child end. */
-static size_t count_stack(cn_layer *net, size_t *end)
+/* The stack: n stages from child 0, the layers after it from child end. It ends before a
+ * convolution none of whose outputs would be clean (all would depend on the patch's padding, as
+ * happens when 'same'-padded convolutions pile up on a small patch): sharing it would save
+ * nothing, and its dense map could be wider than a strip. */
+static size_t count_stack(cn_layer *net, int patch, size_t *end)
 {
     size_t i = 0, n = 0, total = cn_sequential_count(net);
+    int64_t lo[2] = {0, 0}, hi[2] = {patch, patch};
     cn_conv_spec s;
     while (i < total && is_dense_conv(cn_sequential_child(net, i), &s)) {
+        bool clean = true;
+        for (int a = 0; a < 2; a++) {
+            lo[a] += s.padding[a];
+            hi[a] += s.padding[a] - s.dilation[a] * (s.kernel[a] - 1);
+            clean = clean && hi[a] > lo[a];
+        }
+        if (!clean)
+            break;
         n++;
         i++;
         while (i < total && cn_layer_is_elementwise(cn_sequential_child(net, i)))
@@ -154,7 +162,7 @@ cn_status cn_patch_dense_plan(cn_layer *net, int64_t channels, int patch, cn_pat
     *rest = cn_layer_retain(net);
     if (disabled || !cn_conv_direct_available() || cn_layer_kind_of(net) != CN_LAYER_SEQUENTIAL)
         return CN_OK;
-    size_t end, nstages = count_stack(net, &end);
+    size_t end, nstages = count_stack(net, patch, &end);
     if (nstages == 0 || end == cn_sequential_count(net))
         return CN_OK;
     cn_patch_dense *d = calloc(1, sizeof *d);

@@ -137,7 +137,8 @@ static inline void fixture_add(cn_layer *net, cn_layer *l)
 /* A random CNN for 7 × 7 patches whose first layers are three stride-1 convolutions: 3 × 3
  * padded by 1 to 5 channels, ReLU; 3 × 3 dilated by 2, padded by 1, to 70 channels (two groups
  * of the direct kernel's 64), batch norm (evaluation), ELU; 2 × 2 unpadded to 6 channels (no
- * position of it is the same in two patches); then max-pool 2, flatten, dense to k classes. */
+ * output of it is the same in two patches: the shared stack ends before it); then max-pool 2,
+ * flatten, dense to k classes. */
 static inline cn_layer *fixture_cnn_stack(int bands, int k, uint64_t seed)
 {
     cn_rng rng;
