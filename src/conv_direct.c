@@ -140,8 +140,8 @@ typedef void (*tile_fn)(const float *const *, int64_t, const int64_t *, int64_t,
 #define GROUP_TILES 8
 #define BLOCK_CHANNELS 8
 
-/* Where a tile's results go: position p of a run (its first position p0, valid of them) gets
- * channel o at to(p)[o · ostride]. */
+/* Where the results go: output channel o of position p at base[o · ostride + p] (a sample's
+ * output, positions in order) or, when base is NULL, at dst[p][o · ostride] (anywhere). */
 typedef struct tile_store {
     float *base;         /* run: the sample's output; points: NULL */
     float *const *dst;   /* points: each position's channel-0 output; run: NULL */
