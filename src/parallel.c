@@ -22,7 +22,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
-#define MAX_PARTS 64
+#define MAX_PARTS CN_PARALLEL_MAX_PARTS
 
 static struct {
     pthread_mutex_t use;        /* held by the caller owning the current region */

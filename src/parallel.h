@@ -12,8 +12,11 @@
 /* Work on items [begin, end) as logical part `part` (0 .. parts − 1). */
 typedef void (*cn_range_fn)(void *ctx, int part, int64_t begin, int64_t end);
 
-/* How many parts cn_parallel_for would cut n items into: at most cn_get_threads(), each of at
- * least grain items, at least 1. */
+/* The most parts work is ever cut into (per-part scratch can be sized by it). */
+#define CN_PARALLEL_MAX_PARTS 64
+
+/* How many parts cn_parallel_for would cut n items into: at most cn_get_threads() and
+ * CN_PARALLEL_MAX_PARTS, each of at least grain items, at least 1. */
 int cn_parallel_parts(int64_t n, int64_t grain);
 
 /* Runs fn over [0, n) cut into `parts` contiguous logical parts (part p gets

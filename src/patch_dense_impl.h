@@ -13,9 +13,8 @@
 #ifndef CROPNET_PATCH_DENSE_IMPL_H
 #define CROPNET_PATCH_DENSE_IMPL_H
 
+#include "parallel.h"
 #include "patch_dense.h"
-
-#define DENSE_MAX_PARTS 64
 
 typedef struct dense_stage {
     cn_layer *conv;                /* one reference */
@@ -51,7 +50,7 @@ struct cn_patch_dense {
     int64_t channels;
     size_t count;
     dense_stage *stages;
-    dense_part parts[DENSE_MAX_PARTS];
+    dense_part parts[CN_PARALLEL_MAX_PARTS];
     int first;                     /* the current strip's first base row */
 };
 

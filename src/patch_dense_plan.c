@@ -43,7 +43,7 @@ void cn_patch_dense_free(cn_patch_dense *dense)
         cn_tensor_release(st->y);
     }
     free(dense->stages);
-    for (int i = 0; i < DENSE_MAX_PARTS; i++) {
+    for (int i = 0; i < CN_PARALLEL_MAX_PARTS; i++) {
         free(dense->parts[i].origins);
         free(dense->parts[i].dst);
         free(dense->parts[i].pad);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Scratch for parts parts: positions of `positions` outputs and a padded map of pad floats. */
 static cn_status reserve(cn_patch_dense *d, int parts, int64_t positions, int64_t pad)
 {
     for (int i = 0; i < parts; i++) {
