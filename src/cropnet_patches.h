@@ -97,8 +97,9 @@ typedef struct cn_patch_model cn_patch_model;
  * score per class. Refused with a message naming what is missing or which sizes differ
  * (CN_EFORMAT); a model whose input is not "patch" is CN_EINVAL. The predictor keeps a reference
  * to the network (the model may be freed after open) and runs it in evaluation mode, using the
- * layers' own buffers: one predictor per network and thread. Errors: CN_EFORMAT, CN_EINVAL,
- * CN_ENOMEM. */
+ * layers' own buffers: one predictor per network and thread. It may keep a copy of some weights
+ * (packed for its kernels): a network changed after open is not seen whole; open another
+ * predictor. Errors: CN_EFORMAT, CN_EINVAL, CN_ENOMEM. */
 cn_status cn_patch_model_open(cn_model *model, cn_patch_model **out);
 void cn_patch_model_close(cn_patch_model *pm); /* NULL is a no-op */
 
