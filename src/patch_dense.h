@@ -8,7 +8,7 @@
  * convolution of the scene itself at that place ("clean"). Only the positions whose windows
  * reach the patch's zero padding, or depend on positions that did, are particular to the patch
  * ("border"). So the stack of stride-1 convolutions (with the element-wise layers between them)
- * is run once over a strip of the window, without padding — the dense maps — and each patch's
+ * is run once over blocks of the window, without padding — the dense maps — and each patch's
  * feature maps are assembled from the dense maps at its clean positions and from the direct
  * kernel run at its border positions only. For the benchmark network (11 × 11 patches, a 3 × 3
  * convolution padded by 1, then an unpadded 3 × 3) that is 72 positions per patch instead of 202.
@@ -32,16 +32,19 @@ typedef struct cn_patch_dense cn_patch_dense;
 cn_status cn_patch_dense_plan(cn_layer *net, int64_t channels, int patch, cn_patch_dense **dense,
                               cn_layer **rest);
 
-/* Computes the dense maps of a strip: base is the window as channel rows (row r, channel c,
- * column x at base[(r · channels + c) · ww + x]), ww wide; the strip is base rows first ..
- * first + rows − 1 (rows >= patch), the patches whose top-left corners lie in its first
- * rows − patch + 1 rows. Errors: CN_ENOMEM, and the element-wise layers'. */
-cn_status cn_patch_dense_strip(cn_patch_dense *dense, const float *base, int ww, int first,
-                               int rows);
+/* Computes the dense maps of a block of the window: base is the window as channel rows (row r,
+ * channel c, column x at base[(r · channels + c) · ww + x]), ww wide; the block is base rows
+ * first_row .. first_row + rows − 1 and columns first_col .. first_col + cols − 1 (rows and cols
+ * >= patch), for the patches whose top-left corners lie in its first rows − patch + 1 rows and
+ * cols − patch + 1 columns. Memory: two maps per convolution of its output channels over the
+ * block. Errors: CN_EINVAL (a block smaller than the patch), CN_ENOMEM, and the element-wise
+ * layers'. */
+cn_status cn_patch_dense_block(cn_patch_dense *dense, const float *base, int ww, int first_row,
+                               int rows, int first_col, int cols);
 
 /* Runs the stack on the first n entries of batch (N × channels × patch × patch patches, cut from
- * the current strip's base): entry i's top-left corner is base row ys[i] (window coordinates,
- * inside the strip) and column xs[i]. *out (borrowed, valid until the next call) is the stack's
+ * the current block's base): entry i's top-left corner is base row ys[i] and column xs[i]
+ * (window coordinates, inside the block). *out (borrowed, valid until the next call) is the stack's
  * output for the N entries; entries from n on are unspecified. Errors: CN_ENOMEM, and the
  * element-wise layers'. */
 cn_status cn_patch_dense_batch(cn_patch_dense *dense, const cn_tensor *batch, int64_t n,

@@ -1,6 +1,6 @@
 /*
  * patch_dense_impl.h — the state of the shared patch convolutions (patch_dense.h), shared by
- * patch_dense_plan.c (which layers, their geometry) and patch_dense_run.c (the strip's dense
+ * patch_dense_plan.c (which layers, their geometry) and patch_dense_run.c (the blocks' dense
  * maps and the batches' assembled maps). Not part of the public API.
  *
  * Geometry, per axis, for a stack of convolutions with kernel k, dilation d and padding p over a
@@ -27,11 +27,11 @@ typedef struct dense_stage {
     int64_t lo[2], hi[2];          /* the clean outputs: [lo, hi) per axis */
     int64_t shift[2];              /* the paddings summed up to this layer */
     int64_t *toff_patch;           /* tap offsets in a padded patch map */
-    int64_t *toff_strip;           /* tap offsets in the strip's input map (set per strip) */
+    int64_t *toff_block;           /* tap offsets in the block's input map (set per block) */
     int64_t nborder;               /* border outputs per patch */
     int64_t *border_in;            /* their window origins in the padded input map */
     int64_t *border_out;           /* their places in the output map */
-    cn_tensor *dpre;               /* 1 × o × H × W: the strip's dense map, as the convolution
+    cn_tensor *dpre;               /* 1 × o × H × W: the block's dense map, as the convolution
                                     * gives it (the patches' clean outputs are copied from it) */
     cn_tensor *dmap;               /* the same after the post layers (the next stage's input) */
     cn_tensor *y;                  /* N × o × side: the batch's maps, before the post layers */
@@ -51,7 +51,7 @@ struct cn_patch_dense {
     size_t count;
     dense_stage *stages;
     dense_part parts[CN_PARALLEL_MAX_PARTS];
-    int first;                     /* the current strip's first base row */
+    int first_row, first_col;      /* the current block's first base row and column */
 };
 
 /* "predict: out of memory" (CN_ENOMEM). */

@@ -35,7 +35,7 @@ void cn_patch_dense_free(cn_patch_dense *dense)
         free(st->post);
         free(st->wp);
         free(st->toff_patch);
-        free(st->toff_strip);
+        free(st->toff_block);
         free(st->border_in);
         free(st->border_out);
         cn_tensor_release(st->dpre);
@@ -74,10 +74,10 @@ static cn_status make_stage(dense_stage *st, cn_layer *conv, const cn_conv_spec 
     const int64_t outputs = st->side[0] * st->side[1];
     st->wp = malloc((size_t)(st->c * st->taps * opad) * sizeof *st->wp);
     st->toff_patch = malloc((size_t)st->taps * sizeof *st->toff_patch);
-    st->toff_strip = malloc((size_t)st->taps * sizeof *st->toff_strip);
+    st->toff_block = malloc((size_t)st->taps * sizeof *st->toff_block);
     st->border_in = malloc((size_t)outputs * sizeof *st->border_in);
     st->border_out = malloc((size_t)outputs * sizeof *st->border_out);
-    if (!st->wp || !st->toff_patch || !st->toff_strip || !st->border_in || !st->border_out)
+    if (!st->wp || !st->toff_patch || !st->toff_block || !st->border_in || !st->border_out)
         return cn_patch_dense_oom();
     cn_tensor *params[2] = {NULL, NULL};
     cn_layer_params(conv, params, NULL, 2);
@@ -105,7 +105,7 @@ static cn_status make_stage(dense_stage *st, cn_layer *conv, const cn_conv_spec 
 /* The stack: n stages from child 0, the layers after it from child end. It ends before a
  * convolution none of whose outputs would be clean (all would depend on the patch's padding, as
  * happens when 'same'-padded convolutions pile up on a small patch): sharing it would save
- * nothing, and its dense map could be wider than a strip. */
+ * nothing, and its dense map could be larger than a block. */
 static size_t count_stack(cn_layer *net, int patch, size_t *end)
 {
     size_t i = 0, n = 0, total = cn_sequential_count(net);

@@ -1,5 +1,5 @@
 /*
- * patch_dense_run.c — the shared patch convolutions at work: a strip's dense maps, computed once
+ * patch_dense_run.c — the shared patch convolutions at work: a block's dense maps, computed once
  * without padding, and each batch's maps assembled from them (clean outputs copied) and from the
  * direct kernel at the border outputs (patch_dense.h).
  */
@@ -50,20 +50,20 @@ static cn_status run_post(dense_stage *st, cn_tensor *t, cn_tensor **out)
     return CN_OK;
 }
 
-/* ---------------------------------------------------------------- the strip's dense maps */
+/* ---------------------------------------------------------------- the block's dense maps */
 
-typedef struct strip_job {
+typedef struct block_job {
     cn_patch_dense *d;
     const dense_stage *st;
     const float *src;
     int64_t row_stride, ch_stride; /* of the source map */
     float *dst;
     int64_t h, w;                   /* of the dense map */
-} strip_job;
+} block_job;
 
-static void strip_rows(void *ctx, int part, int64_t begin, int64_t end)
+static void block_rows(void *ctx, int part, int64_t begin, int64_t end)
 {
-    const strip_job *j = ctx;
+    const block_job *j = ctx;
     dense_part *p = &j->d->parts[part];
     for (int64_t r = begin; r < end; r++) {
         for (int64_t x = 0; x < j->w; x++) {
@@ -71,27 +71,27 @@ static void strip_rows(void *ctx, int part, int64_t begin, int64_t end)
             p->dst[x] = j->dst + r * j->w + x;
         }
         cn_conv_points a = {.origins = p->origins, .dst = p->dst, .npos = j->w,
-                            .cstride = j->ch_stride, .toff = j->st->toff_strip,
+                            .cstride = j->ch_stride, .toff = j->st->toff_block,
                             .taps = j->st->taps, .c = j->st->c, .o = j->st->o, .wp = j->st->wp,
                             .bias = j->st->bias, .ostride = j->h * j->w};
         cn_conv_direct_points(&a);
     }
 }
 
-cn_status cn_patch_dense_strip(cn_patch_dense *dense, const float *base, int ww, int first,
-                               int rows)
+cn_status cn_patch_dense_block(cn_patch_dense *dense, const float *base, int ww, int first_row,
+                               int rows, int first_col, int cols)
 {
-    const float *src = base + (int64_t)first * dense->channels * ww;
-    int64_t row_stride = dense->channels * ww, ch_stride = ww, h = rows, w = ww;
+    const float *src = base + (int64_t)first_row * dense->channels * ww + first_col;
+    int64_t row_stride = dense->channels * ww, ch_stride = ww, h = rows, w = cols;
     for (size_t i = 0; i < dense->count; i++) {
         dense_stage *st = &dense->stages[i];
         for (int64_t ky = 0, t = 0; ky < st->k[0]; ky++)
             for (int64_t kx = 0; kx < st->k[1]; kx++, t++)
-                st->toff_strip[t] = ky * st->d[0] * row_stride + kx * st->d[1];
+                st->toff_block[t] = ky * st->d[0] * row_stride + kx * st->d[1];
         const int64_t ho = h - st->d[0] * (st->k[0] - 1), wo = w - st->d[1] * (st->k[1] - 1);
         if (ho < 1 || wo < 1)
-            return cn_set_error(CN_EINVAL, "predict: a %lld x %lld strip is smaller than the "
-                                "patch", (long long)rows, (long long)ww);
+            return cn_set_error(CN_EINVAL, "predict: a %lld x %lld block is smaller than the "
+                                "patch", (long long)cols, (long long)rows);
         int64_t dims[4] = {1, st->o, ho, wo};
         const int parts = cn_parallel_parts(ho, 1);
         cn_status err = cn_tensor_resize(st->dpre, 4, dims);
@@ -99,8 +99,8 @@ cn_status cn_patch_dense_strip(cn_patch_dense *dense, const float *base, int ww,
             err = reserve(dense, parts, wo, 0);
         if (err)
             return err;
-        strip_job job = {dense, st, src, row_stride, ch_stride, cn_tensor_data(st->dpre), ho, wo};
-        cn_parallel_run(parts, ho, strip_rows, &job, false);
+        block_job job = {dense, st, src, row_stride, ch_stride, cn_tensor_data(st->dpre), ho, wo};
+        cn_parallel_run(parts, ho, block_rows, &job, false);
         cn_tensor *out;
         if ((err = run_post(st, st->dpre, &out)) || (err = cn_tensor_copy(st->dmap, out)))
             return err;
@@ -110,7 +110,8 @@ cn_status cn_patch_dense_strip(cn_patch_dense *dense, const float *base, int ww,
         h = ho;
         w = wo;
     }
-    dense->first = first;
+    dense->first_row = first_row;
+    dense->first_col = first_col;
     return CN_OK;
 }
 
@@ -144,14 +145,15 @@ static void copy_row(float *dst, const float *src, int64_t n)
 }
 #endif
 
-/* Patch i's clean outputs, from the strip's dense map as the convolution gave it, into its maps
+/* Patch i's clean outputs, from the block's dense map as the convolution gave it, into its maps
  * y (the post layers then run on the whole map, clean and border outputs alike). */
 static void copy_clean(const cn_patch_dense *d, const dense_stage *st, int y0, int x0, float *y)
 {
     const int64_t sh = st->side[0], sw = st->side[1], width = st->hi[1] - st->lo[1];
     const int64_t dh = cn_tensor_dim(st->dpre, 2), dw = cn_tensor_dim(st->dpre, 3);
     const float *dmap = cn_tensor_cdata(st->dpre);
-    const int64_t r0 = y0 - d->first - st->shift[0], c0 = x0 - st->shift[1] + st->lo[1];
+    const int64_t r0 = y0 - d->first_row - st->shift[0];
+    const int64_t c0 = x0 - d->first_col - st->shift[1] + st->lo[1];
     if (width <= 0)
         return;
     for (int64_t o = 0; o < st->o; o++)

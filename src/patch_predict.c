@@ -41,8 +41,10 @@ struct cn_patch_model {
     float *scores;          /* CN_PATCH_BATCH × K soft-max results, when probabilities are asked */
 };
 
-/* Rows of patches per strip when the net's leading convolutions are shared (patch_dense.h). */
-#define DENSE_STRIP_ROWS 16
+/* Patches per block, rows × columns, when the net's leading convolutions are shared
+ * (patch_dense.h): with 64 channels the block's maps hold under 8 MB. */
+#define DENSE_BLOCK_ROWS 16
+#define DENSE_BLOCK_COLS 256
 
 /* A positive integer metadata value in lo..hi. */
 static cn_status meta_int(cn_model *model, const char *key, int lo, int hi, int *out)
@@ -277,35 +279,38 @@ cn_status cn_patch_model_predict(cn_patch_model *pm, float *pixels, const uint8_
     const int64_t k = (int64_t)pm->meta.nclasses;
     standardize(pm, pixels, valid, (size_t)ww * (size_t)wh);
     cn_status st = to_channel_rows(pm, pixels, ww, wh);
-    /* with shared convolutions, strips of rows: their dense maps stay a few MB whatever the tile */
-    const int strip = pm->dense ? DENSE_STRIP_ROWS : h;
-    for (int y0 = 0; y0 < h && !st; y0 += strip) {
-        const int y1 = y0 + strip < h ? y0 + strip : h;
-        if (pm->dense)
-            st = cn_patch_dense_strip(pm->dense, pixels, ww, y0, y1 - y0 + P - 1);
-        int64_t count = 0;
-        for (int y = y0; y < y1 && !st; y++)
-            for (int x = 0; x < w && !st; x++) {
-                int64_t at = (int64_t)y * w + x;
-                if (!valid[(size_t)(y + half) * (size_t)ww + (size_t)(x + half)]) {
-                    labels[at] = 0;
-                    if (confidence)
-                        confidence[at] = 0.0f;
-                    for (int64_t c = 0; probs && c < k; c++)
-                        probs[at * k + c] = -1.0f;
-                    continue;
+    /* with shared convolutions, blocks of the window: their dense maps stay a few MB whatever
+     * the tile */
+    const int bh = pm->dense ? DENSE_BLOCK_ROWS : h, bw = pm->dense ? DENSE_BLOCK_COLS : w;
+    for (int y0 = 0; y0 < h && !st; y0 += bh)
+        for (int x0 = 0; x0 < w && !st; x0 += bw) {
+            const int y1 = y0 + bh < h ? y0 + bh : h, x1 = x0 + bw < w ? x0 + bw : w;
+            if (pm->dense)
+                st = cn_patch_dense_block(pm->dense, pixels, ww, y0, y1 - y0 + P - 1, x0,
+                                          x1 - x0 + P - 1);
+            int64_t count = 0;
+            for (int y = y0; y < y1 && !st; y++)
+                for (int x = x0; x < x1 && !st; x++) {
+                    int64_t at = (int64_t)y * w + x;
+                    if (!valid[(size_t)(y + half) * (size_t)ww + (size_t)(x + half)]) {
+                        labels[at] = 0;
+                        if (confidence)
+                            confidence[at] = 0.0f;
+                        for (int64_t c = 0; probs && c < k; c++)
+                            probs[at * k + c] = -1.0f;
+                        continue;
+                    }
+                    cut(pm, pixels, ww, y, x, count);
+                    pm->ys[count] = y;
+                    pm->xs[count] = x;
+                    pm->where[count++] = at;
+                    if (count == CN_PATCH_BATCH) {
+                        st = run_batch(pm, count, labels, confidence, probs);
+                        count = 0;
+                    }
                 }
-                cut(pm, pixels, ww, y, x, count);
-                pm->ys[count] = y;
-                pm->xs[count] = x;
-                pm->where[count++] = at;
-                if (count == CN_PATCH_BATCH) {
-                    st = run_batch(pm, count, labels, confidence, probs);
-                    count = 0;
-                }
-            }
-        if (!st && count > 0)
-            st = run_batch(pm, count, labels, confidence, probs);
-    }
+            if (!st && count > 0)
+                st = run_batch(pm, count, labels, confidence, probs);
+        }
     return st;
 }

@@ -147,6 +147,46 @@ static void same_padded_convolutions_on_a_small_patch_share_what_they_can(void)
     cn_layer_release(net);
 }
 
+/* A window wider than the predictor's blocks of shared maps (256 columns) and not a multiple of
+ * them: the same labels and probabilities with sharing and without. */
+static void a_window_of_several_blocks_is_the_same_with_and_without_sharing(void)
+{
+    enum { B = 5, K = 3, P = 7, W = 300, H = 3, WW = W + P - 1, WH = H + P - 1 };
+    cn_layer *net = fixture_cnn_stack(B, K, 8);
+    cn_model *m = fixture_patch_model(net, B, K, P);
+    static float px[2][WW * WH * B];
+    static uint8_t valid[WW * WH];
+    static int32_t ids[2][W * H];
+    static float probs[2][W * H * K];
+    cn_rng rng;
+    cn_rng_seed(&rng, 6);
+    for (int i = 0; i < WW * WH * B; i++)
+        px[0][i] = px[1][i] = 30000.0f * (float)cn_rng_uniform(&rng);
+    memset(valid, 1, sizeof valid);
+    valid[(P / 2 + 1) * WW + 280] = 0; /* an invalid pixel in the second block */
+    for (int off = 0; off < 2; off++) {
+        cn_patch_dense_disable(off == 1);
+        cn_patch_model *pm;
+        CHECK_OK(cn_patch_model_open(m, &pm));
+        CHECK_OK(cn_patch_model_predict(pm, px[off], valid, W, H, ids[off], NULL, probs[off]));
+        cn_patch_model_close(pm);
+    }
+    cn_patch_dense_disable(false);
+    CHECK(memcmp(ids[0], ids[1], sizeof ids[0]) == 0);
+    CHECK(memcmp(probs[0], probs[1], sizeof probs[0]) == 0);
+    CHECK(ids[0][1 * W + 280 - P / 2] == 0); /* the invalid pixel, unclassified */
+    int distinct = 0;
+    for (int c = 2; c <= 2 * K; c += 2)
+        for (int i = 0; i < W * H; i++)
+            if (ids[0][i] == c) {
+                distinct++;
+                break;
+            }
+    CHECK(distinct >= 2); /* a map worth comparing */
+    cn_model_free(m);
+    cn_layer_release(net);
+}
+
 int main(void)
 {
     RUN(the_stride_one_convolutions_and_their_activations_are_shared);
@@ -154,5 +194,6 @@ int main(void)
     RUN(a_network_that_is_all_convolutions_shares_nothing);
     RUN(batch_norm_in_training_mode_ends_the_shared_layers);
     RUN(same_padded_convolutions_on_a_small_patch_share_what_they_can);
+    RUN(a_window_of_several_blocks_is_the_same_with_and_without_sharing);
     return CHECK_EXIT();
 }
