@@ -231,6 +231,12 @@ cn_status cn_conv_new(const cn_conv_spec *spec, cn_layer **layer)
     return CN_OK;
 }
 
+bool cn_conv_is_pointwise(const cn_layer *layer)
+{
+    return layer && (layer->kind == CN_LAYER_CONV2D || layer->kind == CN_LAYER_CONV3D) &&
+           impl_of(layer)->pointwise;
+}
+
 bool cn_conv_get_spec(const cn_layer *layer, cn_conv_spec *spec)
 {
     if (!layer || (layer->kind != CN_LAYER_CONV2D && layer->kind != CN_LAYER_CONV3D))

@@ -194,6 +194,9 @@ cn_status cn_sequential_new(cn_layer **layer);
  * or child == seq). */
 cn_status cn_sequential_add(cn_layer *seq, cn_layer *child);
 size_t cn_sequential_count(const cn_layer *seq);
+/* A new sequential of seq's children from index first on (the same layers, new references to
+ * them; none when first >= the count). Errors: CN_EINVAL (not a sequential), CN_ENOMEM. */
+cn_status cn_sequential_from(cn_layer *seq, size_t first, cn_layer **out);
 cn_layer *cn_sequential_child(cn_layer *seq, size_t i); /* borrowed; NULL when out of range */
 
 cn_layer *cn_layer_retain(cn_layer *layer);

@@ -78,6 +78,9 @@ cn_status cn_conv_new(const cn_conv_spec *spec, cn_layer **layer);
 
 /* The spec of a convolution layer; false (spec untouched) for other kinds. */
 bool cn_conv_get_spec(const cn_layer *layer, cn_conv_spec *spec);
+/* Whether layer is a convolution of kernel 1, stride 1 and no padding on every axis (a mixing of
+ * channels at each position, run as a GEMM). */
+bool cn_conv_is_pointwise(const cn_layer *layer);
 
 /* ---------------------------------------------------------------- pooling */
 

@@ -168,14 +168,11 @@ cn_status cn_patch_dense_plan(cn_layer *net, int64_t channels, int patch, cn_pat
     cn_patch_dense *d = calloc(1, sizeof *d);
     if (!d)
         return cn_patch_dense_oom();
-    cn_status err = build(net, nstages, channels, patch, d);
     cn_layer *tail = NULL;
+    cn_status err = build(net, nstages, channels, patch, d);
     if (!err)
-        err = cn_sequential_new(&tail);
-    for (size_t i = end; !err && i < cn_sequential_count(net); i++)
-        err = cn_sequential_add(tail, cn_sequential_child(net, i));
+        err = cn_sequential_from(net, end, &tail);
     if (err) {
-        cn_layer_release(tail);
         cn_patch_dense_free(d);
         return err;
     }

@@ -36,14 +36,12 @@ bool cn_layer_is_elementwise(const cn_layer *layer)
     return cn_layer_kind_is_activation(kind);
 }
 
-/* Whether layer gives each pixel a value of that pixel alone: a 2-D 1×1 convolution with stride
- * 1 and no padding, or an element-wise layer. */
+/* Whether layer gives each pixel a value of that pixel alone: a 2-D pointwise convolution (a 3-D
+ * one mixes each band position of a view separately), or an element-wise layer. */
 static bool is_per_pixel(const cn_layer *layer)
 {
-    cn_conv_spec s;
     if (cn_layer_kind_of(layer) == CN_LAYER_CONV2D)
-        return cn_conv_get_spec(layer, &s) && s.kernel[0] == 1 && s.kernel[1] == 1 &&
-               s.stride[0] == 1 && s.stride[1] == 1 && s.padding[0] == 0 && s.padding[1] == 0;
+        return cn_conv_is_pointwise(layer);
     return cn_layer_is_elementwise(layer);
 }
 
@@ -94,19 +92,6 @@ static cn_status make_head(cn_layer *net, size_t count, int64_t bands, cn_patch_
     return CN_OK;
 }
 
-/* A sequential of the children of net from first on. */
-static cn_status make_tail(cn_layer *net, size_t first, cn_layer **tail)
-{
-    cn_status st = cn_sequential_new(tail);
-    for (size_t i = first; !st && i < cn_sequential_count(net); i++)
-        st = cn_sequential_add(*tail, cn_sequential_child(net, i));
-    if (st) {
-        cn_layer_release(*tail);
-        *tail = NULL;
-    }
-    return st;
-}
-
 cn_status cn_patch_head_split(cn_layer *net, int64_t bands, cn_patch_head **head,
                               cn_layer **tail, int64_t *channels)
 {
@@ -130,7 +115,7 @@ cn_status cn_patch_head_split(cn_layer *net, int64_t bands, cn_patch_head **head
     cn_status st = make_head(net, count, bands, &h);
     if (st)
         return st;
-    if ((st = make_tail(net, count, &rest))) {
+    if ((st = cn_sequential_from(net, count, &rest))) {
         cn_patch_head_free(h);
         return st;
     }

@@ -109,3 +109,17 @@ cn_layer *cn_sequential_child(cn_layer *seq, size_t i)
 {
     return seq && seq->kind == CN_LAYER_SEQUENTIAL && i < seq->count ? seq->children[i] : NULL;
 }
+
+cn_status cn_sequential_from(cn_layer *seq, size_t first, cn_layer **out)
+{
+    if (!seq || !out || seq->kind != CN_LAYER_SEQUENTIAL)
+        return cn_set_error(CN_EINVAL, "sequential: not a sequential");
+    cn_status st = cn_sequential_new(out);
+    for (size_t i = first; !st && i < seq->count; i++)
+        st = cn_sequential_add(*out, seq->children[i]);
+    if (st) {
+        cn_layer_release(*out);
+        *out = NULL;
+    }
+    return st;
+}

@@ -194,12 +194,36 @@ static void test_backward_refuses_an_input_of_another_batch(void)
     cn_layer_release(seq);
 }
 
+static void test_sequential_from_shares_the_children_from_an_index(void)
+{
+    cn_layer *seq, *l[3], *tail;
+    CHECK_OK(cn_sequential_new(&seq));
+    for (int i = 0; i < 3; i++) {
+        CHECK_OK(cn_activation_new(CN_LAYER_RELU, 0, &l[i]));
+        CHECK_OK(cn_sequential_add(seq, l[i]));
+        cn_layer_release(l[i]);
+    }
+    CHECK_OK(cn_sequential_from(seq, 1, &tail));
+    CHECK(cn_sequential_count(tail) == 2);
+    CHECK(cn_sequential_child(tail, 0) == l[1] && cn_sequential_child(tail, 1) == l[2]);
+    cn_layer_release(seq); /* the tail holds its own references */
+    CHECK(cn_layer_kind_of(cn_sequential_child(tail, 1)) == CN_LAYER_RELU);
+    cn_layer *empty;
+    CHECK_OK(cn_sequential_from(tail, 5, &empty));
+    CHECK(cn_sequential_count(empty) == 0);
+    cn_layer *out = NULL;
+    CHECK(cn_sequential_from(cn_sequential_child(tail, 0), 0, &out) == CN_EINVAL && !out);
+    cn_layer_release(empty);
+    cn_layer_release(tail);
+}
+
 int main(void)
 {
     RUN(test_backward_refuses_an_input_of_another_batch);
     RUN(test_linear_gradients);
     RUN(test_activation_gradients);
     RUN(test_sequential_mlp_gradients);
+    RUN(test_sequential_from_shares_the_children_from_an_index);
     RUN(test_activation_values);
     RUN(test_linear_forward_values);
     RUN(test_shape_errors_name_both_sizes);
