@@ -30,6 +30,29 @@ static void valid_range(int64_t out, int64_t in, int64_t s, int64_t p, int64_t d
     *hi = b;
 }
 
+/* Where one kernel tap (kz, ky, kx) reads, for unfold_row and fold_row: the outputs whose input
+ * lies inside the plane along each axis, and the offsets to walk the input with. */
+typedef struct tap_window {
+    int64_t z0, z1, y0, y1, x0, x1; /* outputs [z0, z1) × [y0, y1) × [x0, x1) read inside */
+    int64_t sx, sy;                 /* input step per output column, per output row */
+    int64_t zoff;                   /* input depth at output depth 0 */
+    int64_t row0;                   /* input offset, within a depth slice, of output (y0, 0) */
+} tap_window;
+
+static tap_window tap_window_of(const cn_conv_geom *g, int64_t kz, int64_t ky, int64_t kx)
+{
+    const int64_t H = g->in[1], W = g->in[2];
+    tap_window t;
+    valid_range(g->out[0], g->in[0], g->s[0], g->p[0], g->d[0], kz, &t.z0, &t.z1);
+    valid_range(g->out[1], H, g->s[1], g->p[1], g->d[1], ky, &t.y0, &t.y1);
+    valid_range(g->out[2], W, g->s[2], g->p[2], g->d[2], kx, &t.x0, &t.x1);
+    t.sx = g->s[2];
+    t.sy = g->s[1] * W;
+    t.zoff = kz * g->d[0] - g->p[0];
+    t.row0 = (t.y0 * g->s[1] + ky * g->d[1] - g->p[1]) * W + kx * g->d[2] - g->p[2];
+    return t;
+}
+
 /* The short copies below are written as loops on purpose: a patch network's output rows are 9
  * to 11 values long, and a memcpy/memset call per row (which GCC would otherwise substitute for
  * the loops) costs more than the copy itself. Profiled, unfolding was a fifth of a patch
@@ -108,42 +131,39 @@ SHORT_LOOPS static void unfold_row(const cn_conv_geom *g, const float *x, float 
 {
     const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
-    int64_t z0, z1, y0, y1, x0, x1;
-    valid_range(OD, D, g->s[0], g->p[0], g->d[0], kz, &z0, &z1);
-    valid_range(OH, H, g->s[1], g->p[1], g->d[1], ky, &y0, &y1);
-    valid_range(OW, W, g->s[2], g->p[2], g->d[2], kx, &x0, &x1);
-    const int64_t sx = g->s[2], sy = g->s[1] * W, offx = kx * g->d[2] - g->p[2];
+    const tap_window t = tap_window_of(g, kz, ky, kx);
     for (int64_t n = 0; n < g->n; n++) {
         const float *plane = x + (n * g->c + c) * D * H * W;
         for (int64_t oz = 0; oz < OD; oz++) {
-            if (oz < z0 || oz >= z1) {
+            if (oz < t.z0 || oz >= t.z1) {
                 for (int64_t i = 0; i < OH * OW; i++)
                     dst[i] = 0.0f;
                 dst += OH * OW;
                 continue;
             }
-            const float *slice = plane + (oz * g->s[0] + kz * g->d[0] - g->p[0]) * H * W;
-            for (int64_t oy = 0; oy < y0; oy++, dst += OW)
+            const float *slice = plane + (oz * g->s[0] + t.zoff) * H * W;
+            for (int64_t oy = 0; oy < t.y0; oy++, dst += OW)
                 for (int64_t ox = 0; ox < OW; ox++)
                     dst[ox] = 0.0f;
-            const float *row = slice + (y0 * g->s[1] + ky * g->d[1] - g->p[1]) * W + offx;
-            if (sx == 1 && x0 == 0 && x1 == OW && sy == OW) { /* whole rows back to back */
-                memcpy(dst, row, (size_t)((y1 - y0) * OW) * sizeof *dst);
-                dst += (y1 - y0) * OW;
-            } else if (sx == 1) {
-                copy_block(dst, OW, row, sy, y1 - y0, x0, x1);
-                dst += (y1 - y0) * OW;
+            const float *row = slice + t.row0;
+            /* whole rows back to back */
+            if (t.sx == 1 && t.x0 == 0 && t.x1 == OW && t.sy == OW) {
+                memcpy(dst, row, (size_t)((t.y1 - t.y0) * OW) * sizeof *dst);
+                dst += (t.y1 - t.y0) * OW;
+            } else if (t.sx == 1) {
+                copy_block(dst, OW, row, t.sy, t.y1 - t.y0, t.x0, t.x1);
+                dst += (t.y1 - t.y0) * OW;
             } else {
-                for (int64_t oy = y0; oy < y1; oy++, dst += OW, row += sy) {
-                    for (int64_t ox = 0; ox < x0; ox++)
+                for (int64_t oy = t.y0; oy < t.y1; oy++, dst += OW, row += t.sy) {
+                    for (int64_t ox = 0; ox < t.x0; ox++)
                         dst[ox] = 0.0f;
-                    for (int64_t ox = x0; ox < x1; ox++)
-                        dst[ox] = row[ox * sx];
-                    for (int64_t ox = x1; ox < OW; ox++)
+                    for (int64_t ox = t.x0; ox < t.x1; ox++)
+                        dst[ox] = row[ox * t.sx];
+                    for (int64_t ox = t.x1; ox < OW; ox++)
                         dst[ox] = 0.0f;
                 }
             }
-            for (int64_t oy = y1; oy < OH; oy++, dst += OW)
+            for (int64_t oy = t.y1; oy < OH; oy++, dst += OW)
                 for (int64_t ox = 0; ox < OW; ox++)
                     dst[ox] = 0.0f;
         }
@@ -156,31 +176,28 @@ SHORT_LOOPS static void fold_row(const cn_conv_geom *g, const float *src, float 
 {
     const int64_t D = g->in[0], H = g->in[1], W = g->in[2];
     const int64_t OD = g->out[0], OH = g->out[1], OW = g->out[2];
-    int64_t z0, z1, y0, y1, x0, x1;
-    valid_range(OD, D, g->s[0], g->p[0], g->d[0], kz, &z0, &z1);
-    valid_range(OH, H, g->s[1], g->p[1], g->d[1], ky, &y0, &y1);
-    valid_range(OW, W, g->s[2], g->p[2], g->d[2], kx, &x0, &x1);
-    const int64_t sx = g->s[2], sy = g->s[1] * W, offx = kx * g->d[2] - g->p[2];
+    const tap_window t = tap_window_of(g, kz, ky, kx);
     for (int64_t n = 0; n < g->n; n++) {
         float *plane = dx + (n * g->c + c) * D * H * W;
         for (int64_t oz = 0; oz < OD; oz++, src += OH * OW) {
-            if (oz < z0 || oz >= z1)
+            if (oz < t.z0 || oz >= t.z1)
                 continue;
-            float *slice = plane + (oz * g->s[0] + kz * g->d[0] - g->p[0]) * H * W;
-            float *row = slice + (y0 * g->s[1] + ky * g->d[1] - g->p[1]) * W + offx;
-            const float *s = src + y0 * OW;
-            if (sx == 1 && x0 == 0 && x1 == OW && sy == OW) { /* whole rows back to back */
-                for (int64_t i = 0; i < (y1 - y0) * OW; i++)
+            float *slice = plane + (oz * g->s[0] + t.zoff) * H * W;
+            float *row = slice + t.row0;
+            const float *s = src + t.y0 * OW;
+            /* whole rows back to back */
+            if (t.sx == 1 && t.x0 == 0 && t.x1 == OW && t.sy == OW) {
+                for (int64_t i = 0; i < (t.y1 - t.y0) * OW; i++)
                     row[i] += s[i];
                 continue;
             }
-            if (sx == 1) {
-                add_block(row, sy, s, OW, y1 - y0, x0, x1);
+            if (t.sx == 1) {
+                add_block(row, t.sy, s, OW, t.y1 - t.y0, t.x0, t.x1);
                 continue;
             }
-            for (int64_t oy = y0; oy < y1; oy++, s += OW, row += sy)
-                for (int64_t ox = x0; ox < x1; ox++)
-                    row[ox * sx] += s[ox];
+            for (int64_t oy = t.y0; oy < t.y1; oy++, s += OW, row += t.sy)
+                for (int64_t ox = t.x0; ox < t.x1; ox++)
+                    row[ox * t.sx] += s[ox];
         }
     }
 }
